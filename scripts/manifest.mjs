@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+// Writes oclif.manifest.json from the built commands (dist/), so start-up reads one file instead of
+// importing every command. With --check it compares instead, and fails when the committed manifest is stale.
+import {Plugin} from '@oclif/core'
+import {readFile, writeFile} from 'node:fs/promises'
+import {fileURLToPath} from 'node:url'
+import {dirname, join} from 'node:path'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const file = join(root, 'oclif.manifest.json')
+const plugin = new Plugin({root, type: 'core', ignoreManifest: true, errorOnManifestCreate: true})
+await plugin.load()
+const fresh = JSON.stringify(plugin.manifest, null, 2) + '\n'
+
+if (process.argv.includes('--check')) {
+  const current = await readFile(file, 'utf8').catch(() => '')
+  if (current !== fresh) {
+    process.stderr.write('oclif.manifest.json is stale: run `npm run build` and commit the result\n')
+    process.exit(1)
+  }
+  process.stdout.write(`oclif.manifest.json is up to date (${Object.keys(plugin.manifest.commands).length} commands)\n`)
+} else {
+  await writeFile(file, fresh)
+  process.stdout.write(`wrote oclif.manifest.json (${Object.keys(plugin.manifest.commands).length} commands)\n`)
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+// Runs the test tiers with node's test runner (TypeScript through tsx). Usage:
+//   node scripts/run-tests.mjs [unit|integration|interop|e2e ...]   (default: every tier)
+import {spawnSync} from 'node:child_process'
+import {readdirSync, statSync} from 'node:fs'
+import {join} from 'node:path'
+
+const tiers = process.argv.slice(2)
+const roots = (tiers.length > 0 ? tiers : ['unit', 'integration', 'e2e', 'interop']).map((t) => join('test', t))
+
+function find(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name)
+    if (statSync(path).isDirectory()) return find(path)
+    return name.endsWith('.test.ts') ? [path] : []
+  })
+}
+
+const files = roots.flatMap(find).sort()
+if (files.length === 0) {
+  process.stderr.write(`no test files under ${roots.join(', ')}\n`)
+  process.exit(1)
+}
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {stdio: 'inherit'})
+process.exit(result.status ?? 1)

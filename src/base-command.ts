@@ -1,0 +1,254 @@
+import {Command, Flags, type Interfaces} from '@oclif/core'
+import {hostname, userInfo} from 'node:os'
+
+import type {Transport} from './broker/transport.js'
+import {parseBrokerUrl} from './broker/url.js'
+import {ExitCode, InterruptedError, UsageError, WfctlError} from './errors.js'
+import {exitCodeOf, summarize, type FleetResult} from './fleet/outcome.js'
+import {completionOf, parseDestinations, parseExpect, type Roster} from './fleet/roster.js'
+import {FleetSession, requestAddress, type SessionOptions} from './fleet/session.js'
+import {buildRequest, encodeRequest, type Matcher, type Target} from './protocol/request.js'
+import type {View} from './render/text.js'
+
+export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof FleetCommand)['baseFlags'] & T['flags']>
+
+const DEFAULT_BROKER = 'redis://localhost:6379/0'
+const NAME = /^[A-Za-z0-9_.:-]+$/
+
+function seconds(value: string, flag: string): number {
+  const n = Number(value)
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a positive number of seconds, got "${value}"`)
+  return n * 1000
+}
+
+/** Where the broker URL comes from when -b is not given, in order (contract §3). */
+export function defaultBroker(env: NodeJS.ProcessEnv = process.env): string {
+  return env.WFCTL_BROKER_URL || env.CELERY_BROKER_URL || env.AIRFLOW__CELERY__BROKER_URL || DEFAULT_BROKER
+}
+
+/**
+ * Owns what every command that talks to the broker shares: the broker, namespace and output flags,
+ * the one connection and its cleanup on every exit path, interrupts, and the exit-code contract.
+ */
+export abstract class FleetCommand extends Command {
+  static override enableJsonFlag = true
+
+  static override baseFlags = {
+    broker: Flags.string({
+      char: 'b',
+      summary: 'Broker URL: redis://, rediss://, amqp://, amqps:// or pyamqp://.',
+      description: 'Defaults to $WFCTL_BROKER_URL, else $CELERY_BROKER_URL, else $AIRFLOW__CELERY__BROKER_URL, else redis://localhost:6379/0.',
+      helpGroup: 'BROKER',
+    }),
+    'control-exchange': Flags.string({summary: "Celery's control_exchange setting.", default: 'celery', helpGroup: 'BROKER'}),
+    'redis-key-prefix': Flags.string({summary: "kombu's global_keyprefix transport option (Redis).", default: '', helpGroup: 'BROKER'}),
+    'connect-timeout': Flags.string({summary: 'Seconds to wait for the broker before giving up (exit 3).', default: '3', helpGroup: 'BROKER'}),
+    'no-color': Flags.boolean({summary: 'Never colour the output (also: NO_COLOR).', helpGroup: 'OUTPUT'}),
+  }
+
+  /** Target flags, for the commands that address workers (contract §4). */
+  static targetFlags = {
+    destination: Flags.string({char: 'd', summary: 'Node name to address; repeatable, comma-separated lists too.', multiple: true, helpGroup: 'TARGET'}),
+    pattern: Flags.string({summary: 'Address the nodes whose name matches, filtered by the workers (Celery 4.4+).', helpGroup: 'TARGET'}),
+    matcher: Flags.string({summary: 'How --pattern matches node names.', options: ['glob', 'pcre'], default: 'glob', helpGroup: 'TARGET'}),
+    expect: Flags.string({summary: 'The roster expected to answer: a count, names (a@h,b@h) or @FILE.', helpGroup: 'TARGET'}),
+    timeout: Flags.string({char: 't', summary: 'Seconds to wait for replies after publishing (a deadline).', default: '1', helpGroup: 'TARGET'}),
+  }
+
+  protected readonly interrupt = new AbortController()
+  private session?: FleetSession
+  private transport?: Transport
+  private readonly onSignal = (signal: NodeJS.Signals) => {
+    if (this.interrupt.signal.aborted) process.exit(ExitCode.interrupted)
+    this.interrupt.abort(signal)
+  }
+
+  override async init(): Promise<void> {
+    await super.init()
+    process.once('SIGINT', this.onSignal)
+    process.once('SIGTERM', this.onSignal)
+  }
+
+  protected sessionOptions(flags: {broker?: string; 'control-exchange': string; 'redis-key-prefix': string; 'connect-timeout': string}): SessionOptions {
+    const url = parseBrokerUrl(flags.broker ?? defaultBroker())
+    if (!NAME.test(flags['control-exchange'])) throw new UsageError(`invalid --control-exchange "${flags['control-exchange']}"`)
+    if (flags['redis-key-prefix'] && url.kind !== 'redis') throw new UsageError('--redis-key-prefix applies to Redis brokers only')
+    return {
+      url,
+      namespace: {controlExchange: flags['control-exchange'], redisKeyPrefix: flags['redis-key-prefix']},
+      connectTimeoutMs: seconds(flags['connect-timeout'], '--connect-timeout'),
+    }
+  }
+
+  protected target(flags: {destination?: string[]; pattern?: string; matcher?: string}): Target & {destination: string[]} {
+    const destination = parseDestinations(flags.destination)
+    if (flags.pattern !== undefined && destination.length > 0) throw new UsageError('use either --destination or --pattern, not both')
+    if (flags.pattern === '') throw new UsageError('--pattern must not be empty')
+    const target = {destination, pattern: flags.pattern, matcher: flags.pattern ? (flags.matcher as Matcher) : undefined}
+    // Validates the pattern the way the request builder will, before anything connects.
+    buildRequest({method: 'ping', controlExchange: 'celery', ...target})
+    return target
+  }
+
+  protected roster(flags: {expect?: string}): Roster | undefined {
+    return parseExpect(flags.expect)
+  }
+
+  protected timeoutMs(flags: {timeout: string}): number {
+    return seconds(flags.timeout, '--timeout')
+  }
+
+  /** Connects, bounded by --connect-timeout and by interrupts. */
+  protected async connect(opts: SessionOptions): Promise<FleetSession> {
+    const opening = FleetSession.open(opts, (transport) => {
+      this.transport = transport
+    })
+    this.session = await this.abortable(opening)
+    return this.session
+  }
+
+  protected async abortable<T>(work: Promise<T>): Promise<T> {
+    const signal = this.interrupt.signal
+    if (signal.aborted) throw new InterruptedError(String(signal.reason))
+    let onAbort: () => void = () => {}
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(new InterruptedError(String(signal.reason)))
+      signal.addEventListener('abort', onAbort, {once: true})
+    })
+    work.catch(() => {})
+    try {
+      return await Promise.race([work, aborted])
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+    }
+  }
+
+  /** Sends one request to the targeted nodes and collects the replies (contract §5). */
+  protected async collect(
+    opts: SessionOptions,
+    flags: {destination?: string[]; pattern?: string; matcher?: string; expect?: string; timeout: string},
+    method: string,
+    args: Record<string, unknown> = {},
+  ): Promise<{result: FleetResult; address: string}> {
+    const target = this.target(flags)
+    const roster = this.roster(flags)
+    const timeoutMs = this.timeoutMs(flags)
+    const session = await this.connect(opts)
+    const call = await session.mailbox.call({
+      method,
+      args,
+      ...target,
+      timeoutMs,
+      isComplete: completionOf(target.destination, roster),
+      signal: this.interrupt.signal,
+    })
+    return {result: summarize(method, call, target.destination, roster), address: session.transport.requestAddress}
+  }
+
+  /** The exact request, printed instead of sent (contract §6). */
+  protected async dryRun(opts: SessionOptions, method: string, args: Record<string, unknown>, target: Target, wantsReply: boolean, timeoutMs = 1000) {
+    const address = await requestAddress(opts)
+    const body = buildRequest({method, args, ...target, controlExchange: opts.namespace.controlExchange, replyRoutingKey: wantsReply ? '<reply routing key>' : undefined})
+    const message = encodeRequest(body, timeoutMs / 1000)
+    const dry = {dryRun: true, broker: opts.url.masked, address, headers: message.headers, properties: {contentType: message.contentType, contentEncoding: message.contentEncoding, deliveryMode: message.deliveryMode}, body}
+    if (!this.jsonEnabled()) {
+      this.log('dry run: nothing was sent')
+      this.log(`broker:  ${dry.broker}`)
+      this.log(`to:      ${address}`)
+      this.log(`headers: ${JSON.stringify(message.headers)}`)
+      this.log(`body:    ${JSON.stringify(body, null, 2).replace(/\n/g, '\n         ')}`)
+    }
+    return dry
+  }
+
+  /** Asks before a destructive action; refuses without a terminal unless --yes (contract §6). */
+  protected async confirm(question: string, yes: boolean): Promise<void> {
+    if (yes) return
+    if (!process.stdin.isTTY || !process.stderr.isTTY) {
+      throw new UsageError(`${question.replace(/\?$/, '')}: refused without a terminal to confirm on; pass --yes to proceed`)
+    }
+    const {default: inquirer} = await import('inquirer')
+    const prompt = inquirer.createPromptModule({output: process.stderr})
+    let ok = false
+    try {
+      ;({ok} = await prompt<{ok: boolean}>([{type: 'confirm', name: 'ok', message: question, default: false}]))
+    } catch (error) {
+      if ((error as Error).name === 'ExitPromptError') throw new InterruptedError('SIGINT')
+      throw error
+    }
+    if (!ok) throw new UsageError('not confirmed: nothing was sent')
+  }
+
+  protected view(flags: {'no-color'?: boolean}): View {
+    const color = Boolean(process.stdout.isTTY) && !flags['no-color'] && !('NO_COLOR' in process.env)
+    return {color, columns: process.stdout.columns || 120}
+  }
+
+  protected async render(): Promise<typeof import('./render/text.js')> {
+    return import('./render/text.js')
+  }
+
+  /** Prints the reply table and summary (or nothing under --json) and sets the exit code. */
+  protected async report(result: FleetResult, address: string, flags: {'no-color'?: boolean}, kind: 'replies' | 'status' = 'replies'): Promise<FleetResult> {
+    process.exitCode = exitCodeOf(result)
+    if (this.jsonEnabled()) return result
+    const r = await this.render()
+    const view = this.view(flags)
+    const body = kind === 'status' ? r.statusTable(result, view) : r.repliesTable(result, view)
+    if (body) this.log(body)
+    this.log(kind === 'status' ? r.statusLine(result) : r.summaryLine(result))
+    for (const u of result.undecodable) this.logToStderr(`warning: ${u.reason}`)
+    const hint = r.silenceHint(result, address)
+    if (hint) this.logToStderr(`hint: ${hint}`)
+    return result
+  }
+
+  /** Who asked, for the reason workers log with a shutdown. */
+  protected operator(): string {
+    let user = 'unknown'
+    try {
+      user = userInfo().username
+    } catch {}
+    return `${user}@${hostname()}`
+  }
+
+  override async finally(error: Error | undefined): Promise<void> {
+    try {
+      if (this.session) await this.session.close()
+      else if (this.transport) await this.transport.close()
+    } catch (cleanupError) {
+      if (!error) this.logToStderr(`warning: cleanup failed: ${(cleanupError as Error).message}`)
+    } finally {
+      process.off('SIGINT', this.onSignal)
+      process.off('SIGTERM', this.onSignal)
+    }
+    return super.finally(error)
+  }
+
+  /** One or two lines on stderr (or the JSON error object), with the exit code of the contract. */
+  override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<void> {
+    let code: number
+    let message: string
+    if (error instanceof WfctlError) {
+      code = error.exitCode
+      message = error.message
+    } else if (error.name === 'ExitPromptError') {
+      code = ExitCode.interrupted
+      message = 'interrupted'
+    } else if (error.oclif?.exit !== undefined || /flag|argument|arg:|Expected/i.test(error.name + error.message)) {
+      // oclif's own parse errors: usage
+      code = error.oclif?.exit === 0 ? 0 : ExitCode.usage
+      message = error.message.split('\n').filter((l) => l.trim() !== '').slice(0, 2).join(' ').replace(/\s+/g, ' ')
+    } else {
+      code = ExitCode.partial
+      message = `internal error: ${error.message} (run with DEBUG=wfctl* for details)`
+    }
+    if (process.env.DEBUG?.includes('wfctl')) process.stderr.write(`${error.stack}\n`)
+    process.exitCode = code
+    if (this.jsonEnabled()) {
+      this.logJson({error: {message, code}})
+    } else if (code !== 0) {
+      this.logToStderr(`Error: ${message}`)
+    }
+  }
+}

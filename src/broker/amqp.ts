@@ -1,0 +1,180 @@
+import {randomUUID} from 'node:crypto'
+import type {ChannelModel, ConfirmChannel} from 'amqplib'
+
+import type {ReceivedMessage, WireMessage} from '../protocol/message.js'
+import {BrokerError} from '../errors.js'
+import {brokerFailure, withDeadline, type Inbox, type PublishResult, type Transport, type TransportOptions} from './transport.js'
+
+/** Celery's `control_queue_expires` (10 s) and `control_queue_ttl` (300 s), in ms (protocol §6.1). */
+const REPLY_QUEUE_ARGUMENTS = {'x-expires': 10_000, 'x-message-ttl': 300_000}
+/** Celery's flags for both pidbox exchanges: redeclaring with others closes the channel (406). */
+const PIDBOX_EXCHANGE_FLAGS = {durable: false, autoDelete: false}
+
+export class AmqpTransport implements Transport {
+  readonly kind = 'amqp'
+  readonly requestAddress: string
+  private readonly requestExchange: string
+  private readonly replyExchange: string
+  private connection?: ChannelModel
+  private channel?: ConfirmChannel
+  /** No worker ever declared the request exchange in this vhost, so nobody can hear a request. */
+  private requestExchangeMissing = false
+  private closing = false
+  private failureListeners: ((error: Error) => void)[] = []
+
+  constructor(private readonly opts: TransportOptions) {
+    const ns = opts.namespace.controlExchange
+    this.requestExchange = `${ns}.pidbox`
+    this.replyExchange = `reply.${ns}.pidbox`
+    this.requestAddress = `exchange ${this.requestExchange} in vhost ${JSON.stringify(opts.url.vhost)}`
+  }
+
+  private fail(error: unknown, doing: string): BrokerError {
+    return brokerFailure(this.opts.url, error, doing)
+  }
+
+  async connect(): Promise<void> {
+    const amqp = await import('amqplib')
+    const {url, connectTimeoutMs} = this.opts
+    const connecting = amqp.connect(
+      {
+        protocol: url.tls ? 'amqps' : 'amqp',
+        hostname: url.host,
+        port: url.port,
+        username: url.username ?? 'guest',
+        password: url.password ?? 'guest',
+        vhost: url.vhost,
+        heartbeat: 0,
+      },
+      {timeout: connectTimeoutMs, servername: url.host, rejectUnauthorized: !['none', 'cert_none'].includes((url.params.get('ssl_cert_reqs') ?? '').toLowerCase())},
+    )
+    try {
+      this.connection = await withDeadline(connecting, connectTimeoutMs, `cannot connect to ${url.masked}`, () => {
+        connecting.then((c) => c.close()).catch(() => {})
+      })
+    } catch (error) {
+      throw this.fail(error, 'cannot connect to')
+    }
+    const onLost = (error?: Error) => {
+      if (this.closing) return
+      const failure = this.fail(error ?? new Error('connection closed by the broker'), 'lost the connection to')
+      for (const listener of this.failureListeners) listener(failure)
+    }
+    this.connection.on('error', () => {})
+    this.connection.on('close', onLost)
+    await this.bounded(async () => {
+      let channel = await this.openChannel()
+      try {
+        // Checked, not declared: a vhost where no worker ever ran keeps no trace of wfctl.
+        await channel.checkExchange(this.requestExchange)
+      } catch (error) {
+        if (!/NOT_FOUND|404/.test(String((error as Error).message))) throw error
+        this.requestExchangeMissing = true
+        channel = await this.openChannel()
+      }
+      if (!this.requestExchangeMissing) await channel.assertExchange(this.replyExchange, 'direct', PIDBOX_EXCHANGE_FLAGS)
+      this.channel = channel
+    }, 'cannot open a channel on')
+  }
+
+  private async openChannel(): Promise<ConfirmChannel> {
+    const channel = await this.connection!.createConfirmChannel()
+    channel.on('error', () => {})
+    channel.on('close', () => {
+      if (this.channel === channel && !this.closing) {
+        const failure = new BrokerError(`the broker closed the channel on ${this.opts.url.masked}`)
+        for (const listener of this.failureListeners) listener(failure)
+      }
+    })
+    return channel
+  }
+
+  /** Every broker round trip is bounded: a broker that stops answering is "unreachable". */
+  private async bounded<T>(work: () => Promise<T>, doing: string): Promise<T> {
+    try {
+      return await withDeadline(work(), this.opts.connectTimeoutMs, `${doing} ${this.opts.url.masked}`, () => {})
+    } catch (error) {
+      throw this.fail(error, doing)
+    }
+  }
+
+  private get ch(): ConfirmChannel {
+    if (!this.channel) throw new Error('amqp transport used before connect()')
+    return this.channel
+  }
+
+  async openInbox(onMessages: (messages: ReceivedMessage[]) => void, onFailure: (error: Error) => void): Promise<Inbox> {
+    const oid = randomUUID()
+    this.failureListeners.push(onFailure)
+    if (this.requestExchangeMissing) {
+      // Nobody can answer; declare nothing.
+      return {routingKey: oid, close: async () => {}}
+    }
+    const ch = this.ch
+    const queue = `${oid}.reply.${this.opts.namespace.controlExchange}.pidbox`
+    let consumerTag: string | undefined
+    let closed = false
+    const close = async () => {
+      if (closed) return
+      closed = true
+      // Cancelling deletes the auto-delete queue; an exclusive queue also goes with the connection.
+      if (consumerTag) await this.bounded(() => ch.cancel(consumerTag!), 'cannot clean up on').catch(() => {})
+    }
+    await this.bounded(async () => {
+      // Exclusive: works with every Celery version and with RabbitMQ 4.3 (protocol §6.3).
+      await ch.assertQueue(queue, {exclusive: true, durable: false, autoDelete: true, arguments: REPLY_QUEUE_ARGUMENTS})
+      await ch.bindQueue(queue, this.replyExchange, oid)
+      // Consume before publishing, so no reply can arrive unseen.
+      const ok = await ch.consume(queue, (msg) => {
+        if (!msg) return
+        onMessages([{
+          body: msg.content,
+          contentType: msg.properties.contentType,
+          contentEncoding: msg.properties.contentEncoding,
+          headers: (msg.properties.headers ?? {}) as Record<string, unknown>,
+          receivedAt: performance.now(),
+        }])
+      }, {noAck: true})
+      consumerTag = ok.consumerTag
+    }, 'cannot open a reply queue on')
+    return {routingKey: oid, close}
+  }
+
+  async publish(message: WireMessage): Promise<PublishResult> {
+    if (this.requestExchangeMissing) return {listeners: 0}
+    const ch = this.ch
+    let returned = false
+    const onReturn = () => {
+      returned = true
+    }
+    ch.on('return', onReturn)
+    try {
+      await this.bounded(async () => {
+        // mandatory: the broker hands the message back when no mailbox queue is bound, i.e. nobody listens.
+        ch.publish(this.requestExchange, '', message.body, {
+          contentType: message.contentType,
+          contentEncoding: message.contentEncoding,
+          headers: message.headers,
+          deliveryMode: message.deliveryMode,
+          priority: 0,
+          mandatory: true,
+        })
+        await ch.waitForConfirms()
+      }, 'cannot publish to')
+    } finally {
+      ch.off('return', onReturn)
+    }
+    return returned ? {listeners: 0} : {}
+  }
+
+  async close(): Promise<void> {
+    this.closing = true
+    const connection = this.connection
+    this.connection = undefined
+    this.channel = undefined
+    if (!connection) return
+    await withDeadline(connection.close(), this.opts.connectTimeoutMs, 'close', () => {}).catch(() => {
+      ;(connection as unknown as {connection?: {stream?: {destroy(): void}}}).connection?.stream?.destroy()
+    })
+  }
+}

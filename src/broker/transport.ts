@@ -1,0 +1,86 @@
+import type {ReceivedMessage, WireMessage} from '../protocol/message.js'
+import {BrokerError} from '../errors.js'
+import {maskSecrets, type BrokerUrl} from './url.js'
+
+/** Names that Celery derives from its settings; every peer must agree on them. */
+export interface Namespace {
+  /** Celery's `control_exchange` (default `celery`). */
+  controlExchange: string
+  /** kombu's Redis `global_keyprefix` transport option (default empty). */
+  redisKeyPrefix: string
+}
+
+export interface TransportOptions {
+  url: BrokerUrl
+  namespace: Namespace
+  connectTimeoutMs: number
+}
+
+/** A private reply route: a binding member and lists on Redis, an exclusive queue on RabbitMQ. */
+export interface Inbox {
+  /** The routing key the workers reply to (kombu's oid). */
+  readonly routingKey: string
+  /** Removes everything the inbox created in the broker. Safe to call twice. */
+  close(): Promise<void>
+}
+
+export interface PublishResult {
+  /** How many mailboxes could hear the request, when the broker can tell (0 means nobody). */
+  listeners?: number
+}
+
+/**
+ * One connection to the broker, speaking kombu's layout of the pidbox exchanges. The protocol layer
+ * above decides what to send; the transport only knows where and how.
+ */
+export interface Transport {
+  readonly kind: 'redis' | 'amqp'
+  /** Where requests go, for --dry-run and diagnostics: a channel or an exchange in a vhost. */
+  readonly requestAddress: string
+  connect(): Promise<void>
+  /**
+   * Opens a reply route (before publishing, as the protocol requires) and delivers what arrives on
+   * it in batches. `onFailure` reports a broker failure while waiting.
+   */
+  openInbox(onMessages: (messages: ReceivedMessage[]) => void, onFailure: (error: Error) => void): Promise<Inbox>
+  publish(message: WireMessage): Promise<PublishResult>
+  close(): Promise<void>
+}
+
+/** Bounds a broker operation by a deadline, turning a silent broker into an "unreachable" error. */
+export async function withDeadline<T>(promise: Promise<T>, ms: number, what: string, onTimeout: () => void): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onTimeout()
+      reject(new BrokerError(`${what}: no answer within ${formatSeconds(ms)}`))
+    }, ms)
+  })
+  try {
+    return await Promise.race([promise, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+export function formatSeconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(3))}s`
+}
+
+/** Turns a client library's error into one masked line. */
+export function brokerFailure(url: BrokerUrl, error: unknown, doing: string): BrokerError {
+  if (error instanceof BrokerError) return error
+  const e = error as {code?: string; message?: string}
+  const message = e?.message ?? String(error)
+  let why: string
+  if (e?.code === 'ECONNREFUSED') why = 'connection refused'
+  else if (e?.code === 'ENOTFOUND' || e?.code === 'EAI_AGAIN') why = `host ${url.host} not found`
+  else if (e?.code === 'ETIMEDOUT') why = 'connection timed out'
+  else if (e?.code === 'ECONNRESET' || e?.code === 'EPIPE') why = 'connection reset by the broker'
+  else if (/WRONGPASS|NOAUTH|invalid password|invalid username-password|AUTH.*without any password/i.test(message)) {
+    why = 'authentication refused'
+  } else if (/ACCESS.REFUSED|403/.test(message) && url.kind === 'amqp') why = 'authentication refused'
+  else if (/NOT.ALLOWED|530/.test(message) && url.kind === 'amqp') why = `access to virtual host "${url.vhost}" refused`
+  else why = message.split('\n')[0]
+  return new BrokerError(maskSecrets(`${doing} ${url.masked}: ${why}`, url.password))
+}

@@ -1,0 +1,36 @@
+import {Args, Flags} from '@oclif/core'
+
+import {FleetCommand} from '../../base-command.js'
+import {UsageError} from '../../errors.js'
+
+export default class ControlAddConsumer extends FleetCommand {
+  static override summary = 'Tell workers to start consuming from a queue.'
+  static override description = `Sends Celery's "add_consumer" with the queue (and optional exchange, type and routing key).
+Workers reply before the change is applied; check it with \`celery inspect active_queues\`.`
+  static override examples = [
+    '<%= config.bin %> control add-consumer reports -d celery@web1',
+    '<%= config.bin %> control add-consumer urgent --exchange urgent --exchange-type topic --routing-key "urgent.#"',
+    '<%= config.bin %> control add-consumer reports --dry-run',
+  ]
+  static override args = {queue: Args.string({description: 'Queue to consume from.', required: true})}
+  static override flags = {
+    ...FleetCommand.targetFlags,
+    exchange: Flags.string({summary: 'Exchange to bind the queue to (default: the queue name).'}),
+    'exchange-type': Flags.string({summary: 'Exchange type (default: direct).', options: ['direct', 'topic', 'fanout', 'headers']}),
+    'routing-key': Flags.string({summary: 'Binding routing key (default: the queue name).'}),
+    'dry-run': Flags.boolean({summary: 'Print the exact request and send nothing.'}),
+  }
+
+  async run() {
+    const {args, flags} = await this.parse(ControlAddConsumer)
+    const opts = this.sessionOptions(flags)
+    if (args.queue.trim() === '') throw new UsageError('QUEUE must not be empty')
+    const request: Record<string, unknown> = {queue: args.queue}
+    if (flags.exchange !== undefined) request.exchange = flags.exchange
+    if (flags['exchange-type'] !== undefined) request.exchange_type = flags['exchange-type']
+    if (flags['routing-key'] !== undefined) request.routing_key = flags['routing-key']
+    if (flags['dry-run']) return this.dryRun(opts, 'add_consumer', request, this.target(flags), true, this.timeoutMs(flags))
+    const {result, address} = await this.collect(opts, flags, 'add_consumer', request)
+    return this.report(result, address, flags)
+  }
+}

@@ -1,0 +1,48 @@
+import type {Namespace, Transport} from '../broker/transport.js'
+import type {BrokerUrl} from '../broker/url.js'
+import {Mailbox} from '../protocol/mailbox.js'
+
+export interface SessionOptions {
+  url: BrokerUrl
+  namespace: Namespace
+  connectTimeoutMs: number
+}
+
+/** Loads only the client library the URL needs: amqplib never loads for Redis, nor ioredis for AMQP. */
+export async function createTransport(opts: SessionOptions): Promise<Transport> {
+  if (opts.url.kind === 'redis') {
+    const {RedisTransport} = await import('../broker/redis.js')
+    return new RedisTransport(opts)
+  }
+  const {AmqpTransport} = await import('../broker/amqp.js')
+  return new AmqpTransport(opts)
+}
+
+/** Where a request would go, without connecting: for --dry-run. */
+export async function requestAddress(opts: SessionOptions): Promise<string> {
+  return (await createTransport(opts)).requestAddress
+}
+
+/** A connected transport and the mailbox over it; close() removes everything wfctl created. */
+export class FleetSession {
+  private constructor(
+    readonly transport: Transport,
+    readonly mailbox: Mailbox,
+  ) {}
+
+  static async open(opts: SessionOptions, onTransport: (transport: Transport) => void): Promise<FleetSession> {
+    const transport = await createTransport(opts)
+    // Handed out before connecting, so an interrupt during connect can still close it.
+    onTransport(transport)
+    await transport.connect()
+    return new FleetSession(transport, new Mailbox(transport, opts.namespace.controlExchange))
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.mailbox.close()
+    } finally {
+      await this.transport.close()
+    }
+  }
+}

@@ -1,0 +1,124 @@
+import {Chalk, type ChalkInstance} from 'chalk'
+import Table from 'cli-table3'
+
+import type {FleetResult} from '../fleet/outcome.js'
+import type {ShutdownResult} from '../fleet/shutdown.js'
+import {errorOf} from '../protocol/collector.js'
+
+export interface View {
+  color: boolean
+  /** Terminal width; long values are shortened to fit. */
+  columns: number
+}
+
+function style(view: View): ChalkInstance {
+  return new Chalk({level: view.color ? 1 : 0})
+}
+
+/** Shortens to `max` characters with an ellipsis. */
+export function shorten(text: string, max: number): string {
+  if (max < 2) return text.slice(0, Math.max(0, max))
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`
+}
+
+/** What an operator wants to read of a payload: the `ok` text, the error text, else compact JSON. */
+export function payloadText(payload: unknown): string {
+  const error = errorOf(payload)
+  if (error !== undefined) return error
+  if (typeof payload === 'object' && payload !== null && !Array.isArray(payload) && 'ok' in payload) {
+    const ok = (payload as {ok: unknown}).ok
+    return typeof ok === 'string' ? ok : JSON.stringify(ok)
+  }
+  return JSON.stringify(payload) ?? 'null'
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`
+}
+
+function table(head: string[], view: View): Table.Table {
+  const c = style(view)
+  return new Table({
+    head: head.map((h) => c.bold(h)),
+    style: {head: [], border: [], compact: true},
+    chars: {top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
+      left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  '},
+  })
+}
+
+/** The reply table: one row per node that replied (sorted), then one per silent awaited node. */
+export function repliesTable(result: FleetResult, view: View): string {
+  const c = style(view)
+  const nodes = Object.keys(result.replies).sort()
+  const nodeWidth = Math.max(4, ...nodes.map((n) => n.length), ...result.missing.map((n) => n.length))
+  const replyWidth = Math.max(16, view.columns - nodeWidth - 6 - 9 - 3 * 2)
+  const t = table(['NODE', 'STATUS', 'LATENCY', 'REPLY'], view)
+  for (const node of nodes) {
+    const failed = node in result.errors
+    const dup = result.duplicates.includes(node) ? ' (duplicate name)' : ''
+    t.push([
+      node,
+      failed ? c.red('ERROR') : c.green('OK'),
+      `${Math.round(result.latencyMs[node] ?? 0)} ms`,
+      shorten(payloadText(result.replies[node]) + dup, replyWidth),
+    ])
+  }
+  for (const node of result.missing) t.push([node, c.yellow('missing'), '-', '-'])
+  return nodes.length + result.missing.length > 0 ? t.toString() : ''
+}
+
+/** One line, as the contract shows: `3 nodes replied, 1 missing: w4@host`. */
+export function summaryLine(result: FleetResult): string {
+  const replied = Object.keys(result.replies).length
+  const parts = [`${plural(replied, 'node')} replied`]
+  if (result.expected !== null && result.missing.length === 0 && replied < result.expected) {
+    parts[0] = `${replied} of ${result.expected} expected nodes replied`
+  }
+  if (result.missing.length > 0) parts.push(`${result.missing.length} missing: ${result.missing.join(', ')}`)
+  const errors = Object.keys(result.errors)
+  if (errors.length > 0) parts.push(`${plural(errors.length, 'error')}: ${errors.join(', ')}`)
+  if (result.duplicates.length > 0) parts.push(`duplicate node names: ${result.duplicates.join(', ')}`)
+  if (result.undecodable.length > 0) parts.push(plural(result.undecodable.length, 'undecodable reply').replace('replys', 'replies'))
+  return `${parts.join(', ')} (${result.elapsedMs} ms)`
+}
+
+/** Why nobody may have answered, when the broker could tell (shown only when no node replied). */
+export function silenceHint(result: FleetResult, address: string): string | undefined {
+  if (Object.keys(result.replies).length > 0 || result.listeners !== 0) return undefined
+  return `nobody listens on ${address}: no worker uses this broker, database or vhost, control exchange and key prefix, or remote control is disabled`
+}
+
+/** `wfctl status`: the nodes online, like `celery status`. */
+export function statusTable(result: FleetResult, view: View): string {
+  const c = style(view)
+  const t = table(['NODE', 'STATUS', 'LATENCY'], view)
+  for (const node of Object.keys(result.replies).sort()) {
+    t.push([node, node in result.errors ? c.red('error') : c.green('online'), `${Math.round(result.latencyMs[node] ?? 0)} ms`])
+  }
+  for (const node of result.missing) t.push([node, c.yellow('missing'), '-'])
+  return Object.keys(result.replies).length + result.missing.length > 0 ? t.toString() : ''
+}
+
+export function statusLine(result: FleetResult): string {
+  const online = Object.keys(result.replies).length
+  const parts = [`${plural(online, 'node')} online`]
+  if (result.missing.length > 0) parts.push(`${result.missing.length} missing: ${result.missing.join(', ')}`)
+  if (result.duplicates.length > 0) parts.push(`duplicate node names: ${result.duplicates.join(', ')}`)
+  return `${parts.join(', ')}.`
+}
+
+export function shutdownTable(result: ShutdownResult, view: View): string {
+  const c = style(view)
+  const t = table(['NODE', 'RESULT'], view)
+  for (const node of result.stopped) t.push([node, c.green('stopped')])
+  for (const node of result.running) t.push([node, c.red('still running')])
+  for (const node of result.missing) t.push([node, c.yellow('not running (did not answer before shutdown)')])
+  return t.length > 0 ? t.toString() : ''
+}
+
+export function shutdownLine(result: ShutdownResult): string {
+  if (!result.verified) return 'shutdown sent; not verified (--no-wait)'
+  const total = result.stopped.length + result.running.length
+  const line = `${result.stopped.length} of ${plural(total, 'node')} stopped (${(result.elapsedMs / 1000).toFixed(1)}s)`
+  return result.running.length > 0 ? `${line}, still running: ${result.running.join(', ')}` : line
+}
