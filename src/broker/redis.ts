@@ -37,13 +37,24 @@ export class RedisTransport implements Transport {
     this.requestAddress = `channel ${this.names.requestChannel}`
   }
 
+  /** Connects a client within the connect timeout; the failure names the cause (refused, auth...). */
   private async open(client: RedisClient): Promise<RedisClient> {
     const {url, connectTimeoutMs} = this.opts
+    // ioredis rejects connect() with a bare "Connection is closed."; the cause comes as an event.
+    let cause: Error | undefined
+    client.on('error', (error: Error) => {
+      cause ??= error
+    })
     try {
-      await withDeadline(client.connect(), connectTimeoutMs, `cannot connect to ${url.masked}`, () => client.disconnect())
+      await withDeadline(client.connect(), connectTimeoutMs, `cannot connect to ${url.masked}`, () => {
+        // A broker that accepted and never answered would not answer a polite close either.
+        const stream = (client as unknown as {stream?: {destroy(): void}}).stream
+        client.disconnect()
+        stream?.destroy()
+      })
     } catch (error) {
-      client.disconnect()
-      throw brokerFailure(url, error, 'cannot connect to')
+      if (client.status !== 'end') client.disconnect()
+      throw brokerFailure(url, cause ?? error, 'cannot connect to')
     }
     return client
   }
@@ -68,11 +79,11 @@ export class RedisTransport implements Transport {
       reconnectOnError: () => false,
       autoResubscribe: false,
       connectTimeout: connectTimeoutMs,
+      // How long a closing socket may linger before it is destroyed (ioredis' default keeps a
+      // failed probe alive for 2 s after its answer is known).
+      disconnectTimeout: 50,
     }
-    const client = new Redis(options)
-    // Without a listener ioredis would print errors itself; failures surface through the promises.
-    client.on('error', () => {})
-    this.cmd = await this.open(client)
+    this.cmd = await this.open(new Redis(options))
   }
 
   private get command(): RedisClient {
@@ -86,7 +97,6 @@ export class RedisTransport implements Transport {
     const member = this.names.replyMember(oid)
     const keys = this.names.queueKeys(this.names.replyQueue(oid))
     const blocking = cmd.duplicate()
-    blocking.on('error', () => {})
     this.extra.push(blocking)
     const failure = (error: unknown) => brokerFailure(this.opts.url, error, 'lost the connection to')
 

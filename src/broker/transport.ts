@@ -80,7 +80,8 @@ export function brokerFailure(url: BrokerUrl, error: unknown, doing: string): Br
   else if (/WRONGPASS|NOAUTH|invalid password|invalid username-password|AUTH.*without any password/i.test(message)) {
     why = 'authentication refused'
   } else if (/ACCESS.REFUSED|403/.test(message) && url.kind === 'amqp') why = 'authentication refused'
-  else if (/NOT.ALLOWED|530/.test(message) && url.kind === 'amqp') why = `access to virtual host "${url.vhost}" refused`
-  else why = message.split('\n')[0]
-  return new BrokerError(maskSecrets(`${doing} ${url.masked}: ${why}`, url.password))
+  else if (/NOT.ALLOWED|530|ConnectionClose/.test(message) && url.kind === 'amqp') {
+    why = `access to virtual host "${url.vhost}" refused (it does not exist, or this user may not use it)`
+  } else why = maskSecrets(message.split('\n')[0], url.password)
+  return new BrokerError(`${doing} ${url.masked}: ${why}`)
 }
