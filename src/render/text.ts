@@ -40,7 +40,7 @@ function table(head: string[], view: View): Table.Table {
   const c = style(view)
   return new Table({
     head: head.map((h) => c.bold(h)),
-    style: {head: [], border: [], compact: true},
+    style: {head: [], border: [], compact: true, 'padding-left': 0, 'padding-right': 0},
     chars: {top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
       left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  '},
   })
@@ -51,7 +51,8 @@ export function repliesTable(result: FleetResult, view: View): string {
   const c = style(view)
   const nodes = Object.keys(result.replies).sort()
   const nodeWidth = Math.max(4, ...nodes.map((n) => n.length), ...result.missing.map((n) => n.length))
-  const replyWidth = Math.max(16, view.columns - nodeWidth - 6 - 9 - 3 * 2)
+  // Columns: node, STATUS (7), LATENCY (8), reply; three 2-space gaps; one spare for terminals that wrap at the edge.
+  const replyWidth = Math.max(16, view.columns - nodeWidth - 7 - 8 - 3 * 2 - 1)
   const t = table(['NODE', 'STATUS', 'LATENCY', 'REPLY'], view)
   for (const node of nodes) {
     const failed = node in result.errors

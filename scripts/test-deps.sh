@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Makes sure what the test tiers need is here: Debian's Celery (for the interop tier), a Redis on
+# 127.0.0.1:6379 and a RabbitMQ on 127.0.0.1:5672. Installs and starts what is missing when run as
+# root; otherwise says what is missing and fails. A missing broker or Celery is never skipped.
+set -uo pipefail
+
+fail() { echo "test-deps: $*" >&2; exit 1; }
+as_root() { [ "$(id -u)" = 0 ]; }
+
+apt_install() {
+  as_root || fail "missing $*: install them with apt-get install -y $* (as root)"
+  echo "test-deps: installing $*"
+  export DEBIAN_FRONTEND=noninteractive
+  if [ -z "${WFCTL_APT_UPDATED:-}" ]; then apt-get update -qq >/dev/null || fail "apt-get update failed"; export WFCTL_APT_UPDATED=1; fi
+  apt-get install -y -qq "$@" >/dev/null || fail "apt-get install $* failed"
+}
+
+/usr/bin/python3 -c 'import celery, redis, amqp' 2>/dev/null || apt_install python3-celery python3-redis python3-amqp
+/usr/bin/python3 -c 'import celery, redis, amqp' 2>/dev/null || fail "Celery is not importable by /usr/bin/python3"
+
+command -v redis-server >/dev/null || apt_install redis-server redis-tools
+if ! timeout 3 redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  as_root || fail "no Redis on 127.0.0.1:6379"
+  mkdir -p /var/lib/redis /var/log/redis
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log || fail "could not start redis-server"
+  for _ in $(seq 1 50); do timeout 1 redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && break; sleep 0.2; done
+  timeout 3 redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || fail "Redis did not come up"
+fi
+
+command -v rabbitmq-server >/dev/null || apt_install rabbitmq-server
+if ! (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; then
+  as_root || fail "no RabbitMQ on 127.0.0.1:5672"
+  rabbitmq-server -detached >/dev/null 2>&1 || true
+  timeout 120 rabbitmqctl -q await_startup >/dev/null 2>&1 || fail "RabbitMQ did not come up"
+fi
+(exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null || fail "RabbitMQ is not listening on 127.0.0.1:5672"
+echo "test-deps: Celery $(/usr/bin/python3 -c 'import celery; print(celery.__version__)'), Redis and RabbitMQ ready"
