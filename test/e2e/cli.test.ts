@@ -1,0 +1,206 @@
+import assert from 'node:assert/strict'
+import {createServer, type Server, type Socket} from 'node:net'
+import {after, before, describe, test} from 'node:test'
+
+import {createVhost, rabbitReplyQueues, redisClient, redisLeftovers, redisUrl, token} from '../helpers/brokers.js'
+import {json, runWfctl, type CliRun} from '../helpers/cli.js'
+import {amqpSpy, redisSpy, settle} from '../helpers/spy.js'
+
+const DB = 8
+const prefix = `wfctl-e2e-${token()}:`
+const R = ['-b', redisUrl(DB), '--redis-key-prefix', prefix]
+
+/** An error is one or two lines, no stack trace, no password. */
+function assertCleanError(run: CliRun, code: number, secret?: string) {
+  assert.equal(run.code, code, `exit ${run.code}, stderr: ${run.stderr}`)
+  const lines = run.stderr.trim().split('\n')
+  assert.ok(lines.length >= 1 && lines.length <= 3, `stderr has ${lines.length} lines:\n${run.stderr}`)
+  assert.doesNotMatch(run.stderr, /^\s+at /m, 'no stack trace')
+  if (secret) assert.ok(!(run.stdout + run.stderr).includes(secret), 'password leaked')
+}
+
+describe('help', () => {
+  test('lists the commands and exits 0', async () => {
+    const top = await runWfctl(['--help'])
+    assert.equal(top.code, 0)
+    assert.match(top.stdout, /control/)
+    assert.match(top.stdout, /status/)
+    const control = await runWfctl(['control', '--help'])
+    for (const cmd of ['ping', 'shutdown', 'add-consumer', 'cancel-consumer']) assert.match(control.stdout, new RegExp(`control ${cmd}`))
+    const shutdown = await runWfctl(['control', 'shutdown', '--help'])
+    assert.match(shutdown.stdout, /EXAMPLES/)
+    assert.match(shutdown.stdout, /--reason/)
+  })
+})
+
+describe('bad input: exit 2, one line, nothing published', () => {
+  let redis: Awaited<ReturnType<typeof redisSpy>>
+  before(async () => {
+    redis = await redisSpy(DB, prefix)
+  })
+  after(async () => {
+    await redis.close()
+  })
+
+  const cases: [string, string[]][] = [
+    ['shutdown without a target or --all', ['control', 'shutdown', '--yes']],
+    ['shutdown without a terminal and without --yes', ['control', 'shutdown', '-d', 'w1@h']],
+    ['shutdown --all with -d', ['control', 'shutdown', '--all', '-d', 'w1@h', '--yes']],
+    ['a timeout that is not a number', ['control', 'ping', '-t', 'soon']],
+    ['a negative connect timeout', ['control', 'ping', '--connect-timeout', '-1']],
+    ['an expected count of 0', ['control', 'ping', '--expect', '0']],
+    ['a missing roster file', ['control', 'ping', '--expect', '@/nonexistent/roster']],
+    ['an unknown flag', ['control', 'ping', '--frobnicate']],
+    ['an unknown matcher', ['control', 'ping', '--pattern', 'x*', '--matcher', 'regex']],
+    ['a pcre pattern Python cannot compile', ['control', 'ping', '--pattern', '(?P<n>w)', '--matcher', 'pcre']],
+    ['-d with --pattern', ['control', 'ping', '-d', 'a@h', '--pattern', 'a*']],
+    ['an empty node name', ['control', 'ping', '-d', 'a@h,,b@h']],
+    ['add-consumer without a queue', ['control', 'add-consumer']],
+    ['cancel-consumer with an empty queue', ['control', 'cancel-consumer', ' ']],
+    ['an unknown exchange type', ['control', 'add-consumer', 'q', '--exchange-type', 'weird']],
+    ['a bad control exchange', ['control', 'ping', '--control-exchange', 'a b']],
+  ]
+  for (const [name, args] of cases) {
+    test(name, async () => {
+      const run = await runWfctl([...args, ...R])
+      assertCleanError(run, 2)
+      assert.equal(run.stdout, '')
+    })
+  }
+
+  test('an unsupported broker scheme, with the password masked', async () => {
+    const run = await runWfctl(['control', 'ping', '-b', 'sqs://key:hunter2secret@region'])
+    assertCleanError(run, 2, 'hunter2secret')
+    assert.match(run.stderr, /unsupported broker scheme "sqs"/)
+  })
+
+  test('--json errors are one JSON object with the same exit code', async () => {
+    const run = await runWfctl(['control', 'shutdown', '--json', ...R])
+    assert.equal(run.code, 2)
+    const out = json(run)
+    assert.deepEqual(Object.keys(out), ['error'])
+    assert.equal(out.error.code, 2)
+    assert.match(out.error.message, /--all/)
+  })
+
+  test('the broker saw none of it', async () => {
+    await settle()
+    assert.deepEqual(redis.messages, [])
+  })
+})
+
+describe('broker failures: exit 3 within the connect timeout, in at most three lines', () => {
+  let hanging: Server
+  let hangPort = 0
+  const held = new Set<Socket>()
+  before(async () => {
+    hanging = createServer((socket) => held.add(socket)) // accepts, never answers
+    await new Promise<void>((r) => hanging.listen(0, '127.0.0.1', r))
+    hangPort = (hanging.address() as {port: number}).port
+  })
+  after(async () => {
+    for (const socket of held) socket.destroy()
+    await new Promise((r) => hanging.close(r))
+  })
+
+  const failures: [string, () => string, RegExp][] = [
+    ['refused redis', () => 'redis://:pw-secret-1@127.0.0.1:1/0', /connection refused/],
+    ['refused amqp', () => 'amqp://guest:pw-secret-1@127.0.0.1:1//', /connection refused/],
+    ['hanging redis', () => `redis://:pw-secret-1@127.0.0.1:${hangPort}/0`, /no answer within 1s/],
+    ['hanging amqp', () => `amqp://guest:pw-secret-1@127.0.0.1:${hangPort}//`, /no answer within 1s/],
+    ['refused redis credentials', () => 'redis://nobody:pw-secret-1@127.0.0.1:6379/0', /authentication refused/],
+    ['refused amqp credentials', () => 'amqp://guest:pw-secret-1@127.0.0.1:5672//', /authentication refused/],
+    ['an amqp vhost that does not exist', () => `amqp://guest:guest@127.0.0.1:5672/no-such-vhost-${token()}`, /virtual host .* refused/],
+  ]
+  for (const [name, url, why] of failures) {
+    test(name, async () => {
+      for (const extra of [[], ['--json']]) {
+        const run = await runWfctl(['control', 'ping', '-b', url(), '--connect-timeout', '1', ...extra])
+        assertCleanError(run, 3, 'pw-secret-1')
+        if (extra.length === 0) assert.match(run.stderr, why)
+        else assert.equal(json(run).error.code, 3)
+        // Bounded by the connect timeout (1 s) plus process start-up, not by the client library.
+        assert.ok(run.ms < 4000, `took ${Math.round(run.ms)} ms`)
+      }
+    })
+  }
+
+  test('the broker comes from WFCTL_BROKER_URL, then CELERY_BROKER_URL, then AIRFLOW__CELERY__BROKER_URL', async () => {
+    const envs: Record<string, string>[] = [
+      {WFCTL_BROKER_URL: 'redis://127.0.0.1:1/1', CELERY_BROKER_URL: 'redis://127.0.0.1:2/2'},
+      {CELERY_BROKER_URL: 'redis://127.0.0.1:2/2', AIRFLOW__CELERY__BROKER_URL: 'redis://127.0.0.1:3/3'},
+      {AIRFLOW__CELERY__BROKER_URL: 'redis://127.0.0.1:3/3'},
+    ]
+    const expected = ['127.0.0.1:1/1', '127.0.0.1:2/2', '127.0.0.1:3/3']
+    for (const [i, env] of envs.entries()) {
+      const run = await runWfctl(['status', '--connect-timeout', '1'], {env})
+      assert.equal(run.code, 3)
+      assert.ok(run.stderr.includes(expected[i]), run.stderr)
+    }
+  })
+})
+
+describe('dry runs and interrupts', () => {
+  let vhost: Awaited<ReturnType<typeof createVhost>>
+  before(async () => {
+    vhost = await createVhost('wfctl-e2e')
+  })
+  after(async () => {
+    await vhost?.remove()
+  })
+
+  test('--dry-run prints the exact request with the password masked, and sends nothing', async () => {
+    const spyR = await redisSpy(DB, prefix)
+    const spyA = await amqpSpy(vhost.url)
+    try {
+      const redisDry = await runWfctl(['control', 'shutdown', '-d', 'w1@h', '--reason', 'maintenance', '--dry-run', '-b', `redis://:pw-secret-2@127.0.0.1:6379/${DB}`, '--redis-key-prefix', prefix])
+      assert.equal(redisDry.code, 0, redisDry.stderr)
+      assert.match(redisDry.stdout, /dry run: nothing was sent/)
+      assert.ok(redisDry.stdout.includes(`channel ${prefix}/${DB}.celery.pidbox`), redisDry.stdout)
+      assert.match(redisDry.stdout, /"method": "shutdown"/)
+      assert.match(redisDry.stdout, /"msg": "maintenance"/)
+      assert.ok(!redisDry.stdout.includes('pw-secret-2'))
+      assert.match(redisDry.stdout, /redis:\/\/:\*\*\*\*@127\.0\.0\.1/)
+
+      const amqpUrl = vhost.url.replace('guest:guest', 'guest:pw-secret-2')
+      const amqpDry = await runWfctl(['control', 'add-consumer', 'reports', '--exchange-type', 'topic', '--dry-run', '--json', '-b', amqpUrl])
+      assert.equal(amqpDry.code, 0, amqpDry.stderr)
+      const out = json(amqpDry)
+      assert.equal(out.dryRun, true)
+      assert.equal(out.address, `exchange celery.pidbox in vhost "${vhost.name}"`)
+      assert.deepEqual(out.body.arguments, {queue: 'reports', exchange_type: 'topic'})
+      assert.ok(out.body.ticket && out.body.reply_to, 'a call carries ticket and reply_to')
+      assert.ok(!amqpDry.stdout.includes('pw-secret-2'))
+      await settle()
+      assert.deepEqual(spyR.messages, [])
+      assert.deepEqual(spyA.messages, [])
+    } finally {
+      await spyR.close()
+      await spyA.close()
+    }
+  })
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    test(`${signal} while waiting for replies exits 130 and leaves nothing in either broker`, async () => {
+      // Listeners, as workers would be: with nobody listening wfctl would not wait at all.
+      const spyA = await amqpSpy(vhost.url)
+      const spyR = await redisSpy(DB, prefix)
+      try {
+        const onRedis = await runWfctl(['control', 'ping', '-t', '10', ...R], {signal, signalAfterMs: 800})
+        assert.equal(onRedis.code, 130, onRedis.stderr)
+        assert.match(onRedis.stderr, /interrupted/)
+        const onAmqp = await runWfctl(['control', 'ping', '-t', '10', '-b', vhost.url], {signal, signalAfterMs: 800})
+        assert.equal(onAmqp.code, 130, onAmqp.stderr)
+        const redis = redisClient(DB)
+        assert.deepEqual(await redisLeftovers(redis, prefix), [])
+        redis.disconnect()
+        assert.deepEqual(await rabbitReplyQueues(vhost.name), [])
+        assert.equal(spyA.messages.length, 1, 'the ping was published before the interrupt')
+        assert.equal(spyR.messages.length, 1, 'the ping was published before the interrupt')
+      } finally {
+        await spyR.close()
+        await spyA.close()
+      }
+    })
+  }
+})

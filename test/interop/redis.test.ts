@@ -1,0 +1,64 @@
+// wfctl against real Celery workers on Redis: DB 10 (the workers) and DB 14 (nobody), under a
+// random global_keyprefix of this file's own.
+import assert from 'node:assert/strict'
+import {test} from 'node:test'
+
+import {keysWithPrefix, redisClient, redisLeftovers, redisUrl, token} from '../helpers/brokers.js'
+import {json} from '../helpers/cli.js'
+import {fleetSuite} from './fleet-suite.js'
+import {deleteKeysWithPrefix, show, wf} from './support.js'
+
+const DB = 10
+const EMPTY_DB = 14
+const prefix = `wfctl-it-${token()}:`
+
+fleetSuite(
+  'Redis',
+  async () => {
+    const redis = redisClient(DB)
+    const empty = redisClient(EMPTY_DB)
+    const main = {label: `Redis DB ${DB}, prefix ${prefix}`, flags: ['-b', redisUrl(DB), '--redis-key-prefix', prefix], leftovers: () => redisLeftovers(redis, prefix)}
+    return {
+      worker: {broker: redisUrl(DB), keyPrefix: prefix},
+      main,
+      withExchange: (exchange) => ({
+        label: `Redis DB ${DB}, prefix ${prefix}, control exchange ${exchange}`,
+        flags: [...main.flags, '--control-exchange', exchange],
+        leftovers: () => redisLeftovers(redis, prefix, exchange),
+      }),
+      elsewhere: {
+        label: `Redis DB ${EMPTY_DB}, prefix ${prefix}`,
+        flags: ['-b', redisUrl(EMPTY_DB), '--redis-key-prefix', prefix],
+        // Nothing at all under the prefix on a DB where no worker runs: wfctl removed all it created.
+        leftovers: async () => [...(await redisLeftovers(empty, prefix)), ...(await keysWithPrefix(empty, prefix))],
+      },
+      replyRouteExists: async () => (await redis.scard(`${prefix}_kombu.binding.reply.celery.pidbox`)) > 0,
+      close: async () => {
+        // Tidy up what the workers created under this file's prefix (the workers are stopped by now).
+        await deleteKeysWithPrefix(redis, prefix)
+        redis.disconnect()
+        empty.disconnect()
+      },
+    }
+  },
+  (ctx) => {
+    test('--redis-key-prefix reaches workers started with that global_keyprefix; without it they are not reached (exit 69)', async () => {
+      const env = ctx.env()
+      const a = ctx.a()
+      const withPrefix = await wf(env.main, ['control', 'ping', '-d', a.node, '-t', '5', '--json'])
+      assert.equal(withPrefix.code, 0, show(withPrefix))
+      assert.deepEqual(json(withPrefix).replies, {[a.node]: {ok: 'pong'}})
+
+      const redis = redisClient(DB)
+      try {
+        const unprefixed = {label: `Redis DB ${DB}, no prefix`, flags: ['-b', redisUrl(DB)], leftovers: () => redisLeftovers(redis, '')}
+        const run = await wf(unprefixed, ['control', 'ping', '-d', a.node, '-t', '1', '--json'])
+        assert.equal(run.code, 69, show(run))
+        assert.deepEqual(json(run).missing, [a.node])
+        assert.equal(json(run).listeners, 0)
+      } finally {
+        redis.disconnect()
+      }
+    })
+  },
+)
