@@ -79,6 +79,8 @@ export class RedisTransport implements Transport {
       reconnectOnError: () => false,
       autoResubscribe: false,
       connectTimeout: connectTimeoutMs,
+      // A broker that stops answering after connecting must not hang a command either.
+      commandTimeout: connectTimeoutMs,
       // How long a closing socket may linger before it is destroyed (ioredis' default keeps a
       // failed probe alive for 2 s after its answer is known).
       disconnectTimeout: 50,
@@ -96,7 +98,8 @@ export class RedisTransport implements Transport {
     const oid = randomUUID()
     const member = this.names.replyMember(oid)
     const keys = this.names.queueKeys(this.names.replyQueue(oid))
-    const blocking = cmd.duplicate()
+    // BRPOP blocks by design: the call's own deadline bounds it, not a command timeout.
+    const blocking = cmd.duplicate({commandTimeout: undefined})
     this.extra.push(blocking)
     const failure = (error: unknown) => brokerFailure(this.opts.url, error, 'lost the connection to')
 

@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict'
+import {spawnSync} from 'node:child_process'
+import {mkdtempSync, readFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {createServer, type Server, type Socket} from 'node:net'
 import {after, before, describe, test} from 'node:test'
 
 import {createVhost, rabbitReplyQueues, redisClient, redisLeftovers, redisUrl, token} from '../helpers/brokers.js'
-import {json, runWfctl, type CliRun} from '../helpers/cli.js'
+import {BIN, ROOT, json, runWfctl, type CliRun} from '../helpers/cli.js'
 import {amqpSpy, redisSpy, settle} from '../helpers/spy.js'
 
 const DB = 8
@@ -203,4 +207,21 @@ describe('dry runs and interrupts', () => {
       }
     })
   }
+})
+
+describe('start-up loads only what the command needs', () => {
+  function loadedBy(args: string[]): string[] {
+    const report = join(mkdtempSync(join(tmpdir(), 'wfctl-modules-')), 'loaded.json')
+    spawnSync(process.execPath, ['--require', `${ROOT}test/helpers/report-modules.cjs`, BIN, ...args], {
+      env: {...process.env, WFCTL_MODULES_REPORT: report, NO_COLOR: '1'},
+      timeout: 20_000,
+    })
+    return JSON.parse(readFileSync(report, 'utf8'))
+  }
+
+  test('a Redis URL never loads amqplib, an AMQP URL never loads ioredis, --json loads no table', () => {
+    assert.deepEqual(loadedBy(['control', 'ping', '-t', '0.2', '--json', ...R]), ['ioredis'])
+    assert.deepEqual(loadedBy(['control', 'ping', '-t', '0.2', '--json', '-b', 'amqp://guest:guest@127.0.0.1:5672//']), ['amqplib'])
+    assert.deepEqual(loadedBy(['control', 'ping', '-t', '0.2', ...R]), ['cli-table3', 'ioredis'])
+  })
 })
