@@ -1,0 +1,42 @@
+import type {Command} from '@oclif/core'
+
+import {ROOT} from './cli.js'
+
+export interface InProcessRun<T> {
+  result: T | undefined
+  stdout: string
+  stderr: string
+  exitCode: number | undefined
+}
+
+/**
+ * Runs a command class in this process and returns what its run() returned, with its output kept in
+ * memory. (@oclif/test's runCommand captures process.stdout, which is the channel node's test runner
+ * uses to report from each test file, so its captures swallow test reports.)
+ */
+export async function runInProcess<T>(command: typeof Command, argv: string[]): Promise<InProcessRun<T>> {
+  let stdout = ''
+  let stderr = ''
+  // A concrete command class; its run() is inherited, only the output goes to memory.
+  const Concrete = command as unknown as new (argv: string[], config: never) => Command
+  class Captured extends Concrete {
+    override log(message = '') {
+      if (!this.jsonEnabled()) stdout += `${message}\n`
+    }
+    override logJson(json: unknown) {
+      stdout += `${JSON.stringify(json)}\n`
+    }
+    override logToStderr(message = '') {
+      if (!this.jsonEnabled()) stderr += `${message}\n`
+    }
+  }
+  Object.defineProperty(Captured, 'name', {value: command.name})
+  const previous = process.exitCode
+  process.exitCode = undefined
+  try {
+    const result = (await (Captured as unknown as typeof Command).run(argv, ROOT)) as T | undefined
+    return {result, stdout, stderr, exitCode: process.exitCode as number | undefined}
+  } finally {
+    process.exitCode = previous
+  }
+}
