@@ -18,7 +18,7 @@ export async function runInProcess<T>(command: typeof Command, argv: string[]): 
   let stdout = ''
   let stderr = ''
   // A concrete command class; its run() is inherited, only the output goes to memory.
-  const Concrete = command as unknown as new (argv: string[], config: never) => Command
+  const Concrete = command as unknown as new (argv: string[], config: never) => Command & {run(): Promise<unknown>}
   class Captured extends Concrete {
     override log(message = '') {
       if (!this.jsonEnabled()) stdout += `${message}\n`
@@ -34,7 +34,7 @@ export async function runInProcess<T>(command: typeof Command, argv: string[]): 
   const previous = process.exitCode
   process.exitCode = undefined
   try {
-    const result = (await (Captured as unknown as typeof Command).run(argv, ROOT)) as T | undefined
+    const result = (await (Captured as unknown as {run(argv: string[], root: string): Promise<unknown>}).run(argv, ROOT)) as T | undefined
     return {result, stdout, stderr, exitCode: process.exitCode as number | undefined}
   } finally {
     process.exitCode = previous
