@@ -113,13 +113,15 @@ export function shutdownTable(result: ShutdownResult, view: View): string {
   const t = table(['NODE', 'RESULT'], view)
   for (const node of result.stopped) t.push([node, c.green('stopped')])
   for (const node of result.running) t.push([node, c.red('still running')])
-  for (const node of result.missing) t.push([node, c.yellow('not running (did not answer before shutdown)')])
+  for (const node of result.missing) t.push([node, c.yellow('no answer before shutdown (not running, or busy): not verified')])
   return t.length > 0 ? t.toString() : ''
 }
 
 export function shutdownLine(result: ShutdownResult): string {
   if (!result.verified) return 'shutdown sent; not verified (--no-wait)'
   const total = result.stopped.length + result.running.length
-  const line = `${result.stopped.length} of ${plural(total, 'node')} stopped (${(result.elapsedMs / 1000).toFixed(1)}s)`
-  return result.running.length > 0 ? `${line}, still running: ${result.running.join(', ')}` : line
+  const parts = [`${result.stopped.length} of ${plural(total, 'node')} stopped (${(result.elapsedMs / 1000).toFixed(1)}s)`]
+  if (result.running.length > 0) parts.push(`still running: ${result.running.join(', ')}`)
+  if (result.missing.length > 0) parts.push(`not verified, no answer before shutdown: ${result.missing.join(', ')}`)
+  return parts.join(', ')
 }

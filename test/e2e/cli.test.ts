@@ -190,10 +190,11 @@ describe('dry runs and interrupts', () => {
       const spyA = await amqpSpy(vhost.url)
       const spyR = await redisSpy(DB, prefix)
       try {
-        const onRedis = await runWfctl(['control', 'ping', '-t', '10', ...R], {signal, signalAfterMs: 800})
+        // Signalled once the request was published: wfctl is then waiting for replies.
+        const onRedis = await runWfctl(['control', 'ping', '-t', '10', ...R], {signal, signalWhen: () => spyR.messages.length > 0})
         assert.equal(onRedis.code, 130, onRedis.stderr)
         assert.match(onRedis.stderr, /interrupted/)
-        const onAmqp = await runWfctl(['control', 'ping', '-t', '10', '-b', vhost.url], {signal, signalAfterMs: 800})
+        const onAmqp = await runWfctl(['control', 'ping', '-t', '10', '-b', vhost.url], {signal, signalWhen: () => spyA.messages.length > 0})
         assert.equal(onAmqp.code, 130, onAmqp.stderr)
         const redis = redisClient(DB)
         assert.deepEqual(await redisLeftovers(redis, prefix), [])

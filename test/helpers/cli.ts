@@ -14,8 +14,9 @@ export interface CliRun {
 
 export interface CliOptions {
   env?: Record<string, string | undefined>
-  /** Sends this signal after `signalAfterMs`. */
+  /** Sends this signal once `signalWhen()` is true (polled every 20 ms), or after `signalAfterMs`. */
   signal?: NodeJS.Signals
+  signalWhen?: () => boolean
   signalAfterMs?: number
   timeoutMs?: number
 }
@@ -32,11 +33,22 @@ export function runWfctl(args: string[], opts: CliOptions = {}): Promise<CliRun>
     child.stdout.on('data', (d) => (stdout += d))
     child.stderr.on('data', (d) => (stderr += d))
     const killer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000)
-    const signaller = opts.signal ? setTimeout(() => child.kill(opts.signal), opts.signalAfterMs ?? 500) : undefined
+    let signaller: NodeJS.Timeout | undefined
+    if (opts.signal && opts.signalWhen) {
+      const when = opts.signalWhen
+      signaller = setInterval(() => {
+        if (!when()) return
+        clearInterval(signaller)
+        child.kill(opts.signal)
+      }, 20)
+    } else if (opts.signal) {
+      signaller = setTimeout(() => child.kill(opts.signal), opts.signalAfterMs ?? 500)
+    }
     child.on('error', reject)
     child.on('close', (code, signal) => {
       clearTimeout(killer)
       clearTimeout(signaller)
+      clearInterval(signaller)
       resolve({code, signal, stdout, stderr, ms: performance.now() - started})
     })
   })

@@ -36,6 +36,7 @@ fleetSuite(
       close: async () => {
         // Tidy up what the workers created under this file's prefix (the workers are stopped by now).
         await deleteKeysWithPrefix(redis, prefix)
+        await deleteKeysWithPrefix(empty, prefix)
         redis.disconnect()
         empty.disconnect()
       },

@@ -51,12 +51,12 @@ test('a hint when the broker says nobody listens', () => {
   assert.equal(silenceHint(result({listeners: 0, replies: {a: 1}}), 'x'), undefined)
 })
 
-test('shutdown: each node stopped, still running or not running', () => {
+test('shutdown: each node stopped, still running, or unverifiable', () => {
   const r: ShutdownResult = {method: 'shutdown', replies: {}, missing: ['z@h'], errors: {}, duplicates: [], elapsedMs: 1500, stopped: ['a@h'], running: ['b@h'], verified: true}
   const out = shutdownTable(r, view)
   assert.match(out, /a@h\s+stopped/)
   assert.match(out, /b@h\s+still running/)
-  assert.match(out, /z@h\s+not running/)
-  assert.equal(shutdownLine(r), '1 of 2 nodes stopped (1.5s), still running: b@h')
+  assert.match(out, /z@h\s+no answer before shutdown \(not running, or busy\)/)
+  assert.equal(shutdownLine(r), '1 of 2 nodes stopped (1.5s), still running: b@h, not verified, no answer before shutdown: z@h')
   assert.equal(shutdownLine({...r, verified: false}), 'shutdown sent; not verified (--no-wait)')
 })

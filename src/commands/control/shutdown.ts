@@ -61,15 +61,17 @@ a terminal (skip with --yes) and refuses without one unless --yes.`
     }
     const result = await shutdownNodes(session.mailbox, {...target, reason, waitMs, pingTimeoutMs, targets, signal: this.interrupt.signal}, notRunning)
 
-    if (!result.verified) process.exitCode = ExitCode.ok
-    else if (targets.length === 0) process.exitCode = ExitCode.noReply
-    else process.exitCode = result.running.length > 0 || notRunning.length > 0 ? ExitCode.partial : ExitCode.ok
+    // 0 only when every targeted node was seen running and then seen stopping (contract §7).
+    const verifiedAll = targets.length > 0 && result.running.length === 0 && notRunning.length === 0
+    process.exitCode = !result.verified || verifiedAll ? ExitCode.ok : ExitCode.partial
     if (this.jsonEnabled()) return result
     const r = await this.render()
     const table = r.shutdownTable(result, this.view(flags))
     if (table) this.log(table)
     this.log(r.shutdownLine(result))
-    if (result.verified && targets.length === 0) this.logToStderr('no targeted node answered a ping before the shutdown was sent')
+    if (result.verified && targets.length === 0 && notRunning.length === 0) {
+      this.logToStderr('no worker answered a ping before the shutdown was sent, so none could be verified')
+    }
     return result
   }
 }
