@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Makes sure what the test tiers need is here: Debian's Celery (for the interop tier), a Redis on
+# Makes sure what the test tiers need is here: Debian's Celery (for the interop tier), tmux (for the
+# terminal tests), a Redis on
 # 127.0.0.1:6379 and a RabbitMQ on 127.0.0.1:5672. Installs and starts what is missing when run as
 # root; otherwise says what is missing and fails. A missing broker or Celery is never skipped.
 set -uo pipefail
@@ -18,6 +19,7 @@ apt_install() {
 /usr/bin/python3 -c 'import celery, redis, amqp' 2>/dev/null || apt_install python3-celery python3-redis python3-amqp
 /usr/bin/python3 -c 'import celery, redis, amqp' 2>/dev/null || fail "Celery is not importable by /usr/bin/python3"
 
+command -v tmux >/dev/null || apt_install tmux   # the terminal tests drive wfctl's prompts in tmux
 command -v redis-server >/dev/null || apt_install redis-server redis-tools
 if ! timeout 3 redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   as_root || fail "no Redis on 127.0.0.1:6379"

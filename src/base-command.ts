@@ -65,8 +65,10 @@ export abstract class FleetCommand extends Command {
 
   override async init(): Promise<void> {
     await super.init()
-    process.once('SIGINT', this.onSignal)
-    process.once('SIGTERM', this.onSignal)
+    // Kept until finally(): a second signal exits at once; and a listener that stays keeps
+    // signal-exit (used by the prompt) from re-raising the signal to kill the process mid-cleanup.
+    process.on('SIGINT', this.onSignal)
+    process.on('SIGTERM', this.onSignal)
   }
 
   protected sessionOptions(flags: {broker?: string; 'control-exchange': string; 'redis-key-prefix': string; 'connect-timeout': string}): SessionOptions {
@@ -168,12 +170,14 @@ export abstract class FleetCommand extends Command {
       throw new UsageError(`${question.replace(/\?$/, '')}: refused without a terminal to confirm on; pass --yes to proceed`)
     }
     const {default: inquirer} = await import('inquirer')
-    const prompt = inquirer.createPromptModule({output: process.stderr})
+    const prompt = inquirer.createPromptModule({output: process.stderr, signal: this.interrupt.signal})
     let ok = false
     try {
       ;({ok} = await prompt<{ok: boolean}>([{type: 'confirm', name: 'ok', message: question, default: false}]))
     } catch (error) {
+      // Ctrl-C at the prompt (ExitPromptError), or SIGINT/SIGTERM from outside (AbortPromptError).
       if ((error as Error).name === 'ExitPromptError') throw new InterruptedError('SIGINT')
+      if ((error as Error).name === 'AbortPromptError') throw new InterruptedError(String(this.interrupt.signal.reason))
       throw error
     }
     if (!ok) throw new UsageError('not confirmed: nothing was sent')

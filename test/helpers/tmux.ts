@@ -1,0 +1,50 @@
+import {execFileSync} from 'node:child_process'
+
+import {BIN} from './cli.js'
+import {token} from './brokers.js'
+
+/** wfctl in a real terminal (a tmux pane of 80x24 on a private tmux server), as an operator runs it. */
+export class Terminal {
+  private readonly socket = `wfctl-test-${token()}`
+
+  constructor(args: string[]) {
+    const quoted = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')
+    // The exit code is printed after the command so the test can read it off the screen.
+    this.tmux('new-session', '-d', '-s', 'w', '-x', '80', '-y', '24', `env NO_COLOR=1 ${quoted}; echo "EXIT=$?"; sleep 60`)
+  }
+
+  private tmux(...args: string[]): string {
+    return execFileSync('tmux', ['-L', this.socket, ...args], {encoding: 'utf8'})
+  }
+
+  screen(): string {
+    return this.tmux('capture-pane', '-p', '-t', 'w')
+  }
+
+  keys(...keys: string[]): void {
+    this.tmux('send-keys', '-t', 'w', ...keys)
+  }
+
+  /** The pid of wfctl itself (the pane's shell runs it as its child). */
+  wfctlPid(): number {
+    const shell = this.tmux('list-panes', '-t', 'w', '-F', '#{pane_pid}').trim()
+    return Number(execFileSync('pgrep', ['-P', shell, '-f', BIN], {encoding: 'utf8'}).trim().split('\n')[0])
+  }
+
+  async waitFor(pattern: RegExp, ms = 10_000): Promise<string> {
+    const end = Date.now() + ms
+    let screen = ''
+    while (Date.now() < end) {
+      screen = this.screen()
+      if (pattern.test(screen)) return screen
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    throw new Error(`the screen never showed ${pattern}:\n${screen}`)
+  }
+
+  close(): void {
+    try {
+      this.tmux('kill-server')
+    } catch {}
+  }
+}
