@@ -6,6 +6,7 @@ import {test} from 'node:test'
 import {keysWithPrefix, redisClient, redisLeftovers, redisUrl, token} from '../helpers/brokers.js'
 import {json} from '../helpers/cli.js'
 import {fleetSuite} from './fleet-suite.js'
+import {startWorker} from '../helpers/celery.js'
 import {deleteKeysWithPrefix, show, wf} from './support.js'
 
 const DB = 10
@@ -59,6 +60,25 @@ fleetSuite(
         assert.equal(json(run).listeners, 0)
       } finally {
         redis.disconnect()
+      }
+    })
+  
+    test('two workers sharing a node name both answer on Redis: both rows shown, the name listed in duplicates', async () => {
+      const env = ctx.env()
+      const a = ctx.a()
+      const twin = await startWorker({...env.worker, name: a.node.split('@')[0]})
+      try {
+        const run = await wf(env.main, ['control', 'ping', '-t', '1', '--json'])
+        assert.equal(run.code, 0, show(run))
+        assert.deepEqual(json(run).duplicates, [a.node])
+        assert.deepEqual(json(run).replies[a.node], {ok: 'pong'})
+        const table = await wf(env.main, ['control', 'ping', '-t', '1'])
+        const rows = table.stdout.split('\n').filter((l) => l.startsWith(`${a.node} `))
+        assert.equal(rows.length, 1, table.stdout)
+        assert.match(rows[0], /duplicate name/)
+        assert.match(table.stdout, new RegExp(`duplicate node names: ${a.node.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`))
+      } finally {
+        await twin.stop()
       }
     })
   },
