@@ -226,7 +226,10 @@ export abstract class FleetCommand extends Command {
       process.off('SIGINT', this.onSignal)
       process.off('SIGTERM', this.onSignal)
     }
-    return super.finally(error)
+    await super.finally(error)
+    // Interrupted: what wfctl created is gone now; a client library still handshaking (amqplib
+    // waits out its socket timeout) must not hold the exit back.
+    if (this.interrupt.signal.aborted) process.exit(ExitCode.interrupted)
   }
 
   /** One or two lines on stderr (or the JSON error object), with the exit code of the contract. */

@@ -55,6 +55,11 @@ export class AmqpTransport implements Transport {
     } catch (error) {
       throw this.fail(error, 'cannot connect to')
     }
+    if (this.closing) {
+      // Closed while connecting (an interrupt): do not keep a connection nobody will close.
+      await this.connection.close().catch(() => {})
+      throw new BrokerError('connection closed while connecting')
+    }
     const onLost = (error?: Error) => {
       if (this.closing) return
       const failure = this.fail(error ?? new Error('connection closed by the broker'), 'lost the connection to')
@@ -170,9 +175,9 @@ export class AmqpTransport implements Transport {
   async close(): Promise<void> {
     this.closing = true
     const connection = this.connection
+    if (!connection) return
     this.connection = undefined
     this.channel = undefined
-    if (!connection) return
     await withDeadline(connection.close(), this.opts.connectTimeoutMs, 'close', () => {}).catch(() => {
       ;(connection as unknown as {connection?: {stream?: {destroy(): void}}}).connection?.stream?.destroy()
     })

@@ -30,6 +30,8 @@ export class RedisTransport implements Transport {
   readonly requestAddress: string
   private readonly names: ReturnType<typeof redisNames>
   private cmd?: RedisClient
+  private pending?: RedisClient
+  private closed = false
   private readonly extra: RedisClient[] = []
 
   constructor(private readonly opts: TransportOptions) {
@@ -85,7 +87,12 @@ export class RedisTransport implements Transport {
       // failed probe alive for 2 s after its answer is known).
       disconnectTimeout: 50,
     }
-    this.cmd = await this.open(new Redis(options))
+    const client = new Redis(options)
+    this.pending = client
+    this.cmd = await this.open(client)
+    this.pending = undefined
+    // Closed while connecting (an interrupt): do not keep a connection nobody will close.
+    if (this.closed) await this.close()
   }
 
   private get command(): RedisClient {
@@ -173,6 +180,8 @@ export class RedisTransport implements Transport {
   }
 
   async close(): Promise<void> {
+    this.closed = true
+    this.pending?.disconnect()
     for (const client of this.extra) client.disconnect()
     const cmd = this.cmd
     this.cmd = undefined

@@ -129,6 +129,19 @@ describe('broker failures: exit 3 within the connect timeout, in at most three l
     })
   }
 
+  for (const scheme of ['redis', 'amqp']) {
+    test(`SIGINT while connecting to a hanging ${scheme} broker exits 130 at once, not after the connect timeout`, async () => {
+      const before = held.size
+      const run = await runWfctl(['control', 'ping', '-b', `${scheme}://127.0.0.1:${hangPort}/`, '--connect-timeout', '20'], {
+        signal: 'SIGINT',
+        signalWhen: () => held.size > before, // wfctl is connecting: its handlers are in place
+      })
+      assert.equal(run.code, 130, run.stderr)
+      assert.match(run.stderr, /interrupted by SIGINT/)
+      assert.ok(run.ms < 10_000, `took ${Math.round(run.ms)} ms`)
+    })
+  }
+
   test('the broker comes from WFCTL_BROKER_URL, then CELERY_BROKER_URL, then AIRFLOW__CELERY__BROKER_URL', async () => {
     const envs: Record<string, string>[] = [
       {WFCTL_BROKER_URL: 'redis://127.0.0.1:1/1', CELERY_BROKER_URL: 'redis://127.0.0.1:2/2'},
