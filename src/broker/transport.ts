@@ -79,7 +79,11 @@ export function brokerFailure(url: BrokerUrl, error: unknown, doing: string): Br
   else if (e?.code === 'ECONNRESET' || e?.code === 'EPIPE') why = 'connection reset by the broker'
   else if (/WRONGPASS|NOAUTH|invalid password|invalid username-password|AUTH.*without any password/i.test(message)) {
     why = 'authentication refused'
-  } else if (/ACCESS.REFUSED|403/.test(message) && url.kind === 'amqp') why = 'authentication refused'
+  } else if (/Handshake terminated|Login was refused/i.test(message) && url.kind === 'amqp') why = 'authentication refused'
+  else if (/ACCESS.REFUSED|403/.test(message) && url.kind === 'amqp') {
+    // A permission the user lacks in this vhost (configure, write or read): the broker closed the channel.
+    why = `access refused: ${/ACCESS_REFUSED - ([^"]*)/.exec(message)?.[1] ?? message.split('\n')[0]}`
+  }
   else if (/NOT.ALLOWED|530|ConnectionClose/.test(message) && url.kind === 'amqp') {
     why = `access to virtual host "${url.vhost}" refused (it does not exist, or this user may not use it)`
   } else why = maskSecrets(message.split('\n')[0], url.password)

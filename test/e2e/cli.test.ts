@@ -6,7 +6,7 @@ import {join} from 'node:path'
 import {createServer, type Server, type Socket} from 'node:net'
 import {after, before, describe, test} from 'node:test'
 
-import {createVhost, rabbitReplyQueues, redisClient, redisLeftovers, redisUrl, token} from '../helpers/brokers.js'
+import {createVhost, rabbitctl, rabbitReplyQueues, redisClient, redisLeftovers, redisUrl, token} from '../helpers/brokers.js'
 import {BIN, ROOT, json, runWfctl, type CliRun} from '../helpers/cli.js'
 import {amqpSpy, redisSpy, settle} from '../helpers/spy.js'
 
@@ -194,6 +194,21 @@ describe('dry runs and interrupts', () => {
     } finally {
       await spyR.close()
       await spyA.close()
+    }
+  })
+
+  test('a user without the permissions it needs in the vhost: exit 3, "access refused", no password', async () => {
+    const user = `wfctl-test-${token()}`
+    await rabbitctl('add_user', user, 'pw-perm-secret')
+    try {
+      await rabbitctl('set_permissions', '-p', vhost.name, user, '^$', '.*', '.*') // may not configure anything
+      const spy = await amqpSpy(vhost.url) // the exchanges exist, as with a worker
+      await spy.close()
+      const run = await runWfctl(['control', 'ping', '-b', `amqp://${user}:pw-perm-secret@127.0.0.1:5672/${vhost.name}`])
+      assertCleanError(run, 3, 'pw-perm-secret')
+      assert.match(run.stderr, /access refused: access to exchange 'reply\.celery\.pidbox'/)
+    } finally {
+      await rabbitctl('delete_user', user)
     }
   })
 
