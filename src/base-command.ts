@@ -242,8 +242,8 @@ export abstract class FleetCommand extends Command {
     } else if (error.name === 'ExitPromptError') {
       code = ExitCode.interrupted
       message = 'interrupted'
-    } else if (error.oclif?.exit !== undefined || /flag|argument|arg:|Expected/i.test(error.name + error.message)) {
-      // oclif's own parse errors: usage
+    } else if (error.oclif?.exit !== undefined) {
+      // oclif's own errors (flag and argument parsing): usage
       code = error.oclif?.exit === 0 ? 0 : ExitCode.usage
       message = error.message.split('\n').filter((l) => l.trim() !== '').slice(0, 2).join(' ').replace(/\s+/g, ' ')
     } else {

@@ -36,6 +36,11 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`
 }
 
+/** The table as text, without the padding cli-table3 leaves at the end of each line. */
+function text(t: Table.Table): string {
+  return t.length > 0 ? t.toString().split('\n').map((line) => line.trimEnd()).join('\n') : ''
+}
+
 function table(head: string[], view: View): Table.Table {
   const c = style(view)
   return new Table({
@@ -65,7 +70,7 @@ export function repliesTable(result: FleetResult, view: View): string {
     ])
   }
   for (const node of result.missing) t.push([node, c.yellow('missing'), '-', '-'])
-  return nodes.length + result.missing.length > 0 ? t.toString() : ''
+  return text(t)
 }
 
 /** One line, as the contract shows: `3 nodes replied, 1 missing: w4@host`. */
@@ -97,7 +102,7 @@ export function statusTable(result: FleetResult, view: View): string {
     t.push([node, node in result.errors ? c.red('error') : c.green('online'), `${Math.round(result.latencyMs[node] ?? 0)} ms`])
   }
   for (const node of result.missing) t.push([node, c.yellow('missing'), '-'])
-  return Object.keys(result.replies).length + result.missing.length > 0 ? t.toString() : ''
+  return text(t)
 }
 
 export function statusLine(result: FleetResult): string {
@@ -114,7 +119,7 @@ export function shutdownTable(result: ShutdownResult, view: View): string {
   for (const node of result.stopped) t.push([node, c.green('stopped')])
   for (const node of result.running) t.push([node, c.red('still running')])
   for (const node of result.missing) t.push([node, c.yellow('no answer before shutdown (not running, or busy): not verified')])
-  return t.length > 0 ? t.toString() : ''
+  return text(t)
 }
 
 export function shutdownLine(result: ShutdownResult): string {
