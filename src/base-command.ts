@@ -221,7 +221,8 @@ export abstract class FleetCommand extends Command {
       if (this.session) await this.session.close()
       else if (this.transport) await this.transport.close()
     } catch (cleanupError) {
-      if (!error) this.logToStderr(`warning: cleanup failed: ${(cleanupError as Error).message}`)
+      if (process.env.DEBUG?.includes('wfctl')) process.stderr.write(`cleanup: ${(cleanupError as Error).stack}\n`)
+      this.logToStderr(`warning: cleanup failed: ${(cleanupError as Error).message}`)
     } finally {
       process.off('SIGINT', this.onSignal)
       process.off('SIGTERM', this.onSignal)

@@ -46,7 +46,7 @@ export class AmqpTransport implements Transport {
         vhost: url.vhost,
         heartbeat: 0,
       },
-      {timeout: connectTimeoutMs, servername: url.host, rejectUnauthorized: !['none', 'cert_none'].includes((url.params.get('ssl_cert_reqs') ?? '').toLowerCase())},
+      {timeout: connectTimeoutMs, servername: url.host, clientProperties: {connection_name: 'wfctl'}, rejectUnauthorized: !['none', 'cert_none'].includes((url.params.get('ssl_cert_reqs') ?? '').toLowerCase())},
     )
     try {
       this.connection = await withDeadline(connecting, connectTimeoutMs, `cannot connect to ${url.masked}`, () => {
@@ -84,12 +84,18 @@ export class AmqpTransport implements Transport {
 
   private async openChannel(): Promise<ConfirmChannel> {
     const channel = await this.connection!.createConfirmChannel()
-    channel.on('error', () => {})
+    let cause: Error | undefined
+    channel.on('error', (error: Error) => {
+      cause = error
+    })
     channel.on('close', () => {
-      if (this.channel === channel && !this.closing) {
-        const failure = new BrokerError(`the broker closed the channel on ${this.opts.url.masked}`)
+      // Deferred: when the whole connection goes, its own (more telling) failure is reported first.
+      setImmediate(() => {
+        if (this.channel !== channel || this.closing) return
+        const why = cause ? `: ${/with message "([^"]*)"/.exec(cause.message)?.[1] ?? cause.message}` : ''
+        const failure = new BrokerError(`the broker closed the channel on ${this.opts.url.masked}${why}`)
         for (const listener of this.failureListeners) listener(failure)
-      }
+      })
     })
     return channel
   }

@@ -116,12 +116,23 @@ export class RedisTransport implements Transport {
       closed = true
       blocking.disconnect()
       // Remove the route first, so no worker can push to the lists once they are deleted.
-      await withDeadline(
-        cmd.multi().srem(this.names.replyBindingKey, member).del(...keys).exec(),
+      const cleanUp = (client: RedisClient) => withDeadline(
+        client.multi().srem(this.names.replyBindingKey, member).del(...keys).exec(),
         this.opts.connectTimeoutMs,
         `cannot clean up on ${this.opts.url.masked}`,
-        () => cmd.disconnect(),
+        () => client.disconnect(),
       )
+      if (cmd.status === 'ready') {
+        await cleanUp(cmd)
+        return
+      }
+      // The connection was lost mid-call: a fresh one removes the route, or it would stay forever.
+      const fresh = await this.open(cmd.duplicate())
+      try {
+        await cleanUp(fresh)
+      } finally {
+        fresh.disconnect()
+      }
     }
 
     try {

@@ -77,6 +77,10 @@ export function brokerFailure(url: BrokerUrl, error: unknown, doing: string): Br
   else if (e?.code === 'ENOTFOUND' || e?.code === 'EAI_AGAIN') why = `host ${url.host} not found`
   else if (e?.code === 'ETIMEDOUT') why = 'connection timed out'
   else if (e?.code === 'ECONNRESET' || e?.code === 'EPIPE') why = 'connection reset by the broker'
+  else if (/^Connection is closed/.test(message)) why = 'the broker closed the connection'
+  else if (/^Connection closed: .*with message "([^"]*)"/.test(message)) {
+    why = `the broker closed the connection (${/with message "([^"]*)"/.exec(message)![1]})`
+  }
   else if (/WRONGPASS|NOAUTH|invalid password|invalid username-password|AUTH.*without any password/i.test(message)) {
     why = 'authentication refused'
   } else if (/Handshake terminated|Login was refused/i.test(message) && url.kind === 'amqp') why = 'authentication refused'

@@ -212,6 +212,39 @@ describe('dry runs and interrupts', () => {
     }
   })
 
+  test('losing the broker connection while waiting: exit 3, and the reply route is still removed', async () => {
+    const spyA = await amqpSpy(vhost.url)
+    const spyR = await redisSpy(DB, prefix)
+    const redis = redisClient(DB)
+    try {
+      // Redis: kill wfctl's connections (it names them "wfctl") once the request is out.
+      const onRedis = runWfctl(['control', 'ping', '-t', '10', ...R])
+      while (spyR.messages.length === 0) await settle(20)
+      const clients = (await redis.client('LIST')) as string
+      for (const line of clients.split('\n').filter((l) => / name=wfctl /.test(l))) await redis.client('KILL', 'ID', /^id=(\d+)/.exec(line)![1])
+      const r = await onRedis
+      assert.equal(r.code, 3, r.stderr)
+      assert.match(r.stderr, /lost the connection to redis:\/\/127\.0\.0\.1:6379\/8: the broker closed the connection/)
+      assert.deepEqual(await redisLeftovers(redis, prefix), [])
+
+      // RabbitMQ: close wfctl's connection from the broker side.
+      const onAmqp = runWfctl(['control', 'ping', '-t', '10', '-b', vhost.url])
+      while (spyA.messages.length === 0) await settle(20)
+      const connections = await rabbitctl('list_connections', '--no-table-headers', 'pid', 'vhost', 'client_properties')
+      const mine = connections.split('\n').filter((l) => l.includes(`\t${vhost.name}\t`) && l.includes('"connection_name","wfctl"'))
+      assert.equal(mine.length, 1, connections)
+      await rabbitctl('close_connection', mine[0].split('\t')[0], 'test: broker went away')
+      const a = await onAmqp
+      assert.equal(a.code, 3, a.stderr)
+      assert.match(a.stderr, /lost the connection to amqp:\/\/guest:\*\*\*\*@127\.0\.0\.1.*: the broker closed the connection \(CONNECTION_FORCED - test: broker went away\)/)
+      assert.deepEqual(await rabbitReplyQueues(vhost.name), [])
+    } finally {
+      redis.disconnect()
+      await spyR.close()
+      await spyA.close()
+    }
+  })
+
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     test(`${signal} while waiting for replies exits 130 and leaves nothing in either broker`, async () => {
       // Listeners, as workers would be: with nobody listening wfctl would not wait at all.
