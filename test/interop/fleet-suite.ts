@@ -109,6 +109,19 @@ export function fleetSuite(name: string, open: () => Promise<FleetEnv>, extra?: 
       assert.ok(out.elapsedMs < 10_000, `-d waited ${out.elapsedMs} ms: it did not stop when the only destination had replied`)
     })
 
+    test('control ping --pattern: the workers filter by glob and by pcre, as Celery 4.4+ does', async () => {
+      const aName = a.node.split('@')[0]
+      const glob = await wf(env.main, ['control', 'ping', '--pattern', `${aName.slice(0, 3)}*@*`, '--expect', '1', '-t', '5', '--json'])
+      assert.equal(glob.code, 0, show(glob))
+      assert.deepEqual(Object.keys(json(glob).replies), [a.node])
+      // Python's re.match: anchored at the start only.
+      const pcre = await wf(env.main, ['control', 'ping', '--pattern', `${aName}|${b.node.split('@')[0]}`, '--matcher', 'pcre', '--expect', '2', '-t', '5', '--json'])
+      assert.equal(pcre.code, 0, show(pcre))
+      assert.deepEqual(Object.keys(json(pcre).replies).sort(), [a.node, b.node].sort())
+      const none = await wf(env.main, ['control', 'ping', '--pattern', 'nobody-*', '-t', '0.5', '--json'])
+      assert.equal(none.code, 69, show(none))
+    })
+
     test('control ping -d EXISTING,GHOST (comma list): exit 1, missing lists the ghost', async () => {
       const run = await wf(env.main, ['control', 'ping', '-d', `${a.node},${GHOST}`, '-t', '1', '--json'])
       assert.equal(run.code, 1, show(run))
