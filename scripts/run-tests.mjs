@@ -21,5 +21,11 @@ if (files.length === 0) {
   process.stderr.write(`no test files under ${roots.join(', ')}\n`)
   process.exit(1)
 }
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {stdio: 'inherit'})
+// A bound on the whole run: a test that leaves a handle open must fail CI, not hang it.
+const LIMIT_MS = 20 * 60 * 1000
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {stdio: 'inherit', timeout: LIMIT_MS, killSignal: 'SIGKILL'})
+if (result.error || result.signal) {
+  process.stderr.write(`tests did not finish within ${LIMIT_MS / 60000} minutes (${result.error?.message ?? result.signal})\n`)
+  process.exit(1)
+}
 process.exit(result.status ?? 1)

@@ -122,9 +122,10 @@ export class RedisTransport implements Transport {
         `cannot clean up on ${this.opts.url.masked}`,
         () => client.disconnect(),
       )
-      if (cmd.status === 'ready') {
-        await cleanUp(cmd)
-        return
+      try {
+        if (cmd.status === 'ready') return void (await cleanUp(cmd))
+      } catch {
+        // The connection went down under us: fall through to a fresh one.
       }
       // The connection was lost mid-call: a fresh one removes the route, or it would stay forever.
       const fresh = await this.open(cmd.duplicate())

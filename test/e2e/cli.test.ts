@@ -258,8 +258,11 @@ describe('dry runs and interrupts', () => {
         const onAmqp = await runWfctl(['control', 'ping', '-t', '10', '-b', vhost.url], {signal, signalWhen: () => spyA.messages.length > 0})
         assert.equal(onAmqp.code, 130, onAmqp.stderr)
         const redis = redisClient(DB)
-        assert.deepEqual(await redisLeftovers(redis, prefix), [])
-        redis.disconnect()
+        try {
+          assert.deepEqual(await redisLeftovers(redis, prefix), [])
+        } finally {
+          redis.disconnect()
+        }
         assert.deepEqual(await rabbitReplyQueues(vhost.name), [])
         assert.equal(spyA.messages.length, 1, 'the ping was published before the interrupt')
         assert.equal(spyR.messages.length, 1, 'the ping was published before the interrupt')
