@@ -125,6 +125,7 @@ export class AmqpTransport implements Transport {
     const queue = `${oid}.reply.${this.opts.namespace.controlExchange}.pidbox`
     let consumerTag: string | undefined
     let closed = false
+    // Stragglers need no care here: a reply to a deleted queue is dropped by the broker.
     const close = async () => {
       if (closed) return
       closed = true

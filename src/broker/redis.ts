@@ -8,6 +8,8 @@ import {brokerFailure, withDeadline, type Inbox, type PublishResult, type Transp
 /** kombu's field separator inside binding members and priority queue names (protocol §5.1). */
 export const SEP = '\x06\x16'
 const PRIORITY_STEPS = ['3', '6', '9']
+/** How long a worker may take between reading the reply route and pushing its reply. */
+const STRAGGLER_GRACE_MS = 150
 /** Replies drained per round trip once BRPOP has woken up (RPOP with a count, Redis >= 6.2). */
 const DRAIN_BATCH = 1000
 
@@ -111,17 +113,20 @@ export class RedisTransport implements Transport {
     const failure = (error: unknown) => brokerFailure(this.opts.url, error, 'lost the connection to')
 
     let closed = false
-    const close = async () => {
+    const close = async (opts?: {repliesInFlight?: boolean}) => {
       if (closed) return
       closed = true
       blocking.disconnect()
-      // Remove the route first, so no worker can push to the lists once they are deleted.
-      const cleanUp = (client: RedisClient) => withDeadline(
-        client.multi().srem(this.names.replyBindingKey, member).del(...keys).exec(),
-        this.opts.connectTimeoutMs,
-        `cannot clean up on ${this.opts.url.masked}`,
-        () => client.disconnect(),
-      )
+      // Remove the route first, so no worker can push to the lists once they are deleted. A worker
+      // that read the members just before (kombu: SMEMBERS, then LPUSH) may still push one reply:
+      // when replies are outstanding, delete the lists once more after it had time to land.
+      const cleanUp = async (client: RedisClient) => {
+        const bounded = (work: Promise<unknown>) => withDeadline(work, this.opts.connectTimeoutMs, `cannot clean up on ${this.opts.url.masked}`, () => client.disconnect())
+        await bounded(client.multi().srem(this.names.replyBindingKey, member).del(...keys).exec())
+        if (!opts?.repliesInFlight) return
+        await new Promise((resolve) => setTimeout(resolve, STRAGGLER_GRACE_MS))
+        await bounded(client.del(...keys))
+      }
       try {
         if (cmd.status === 'ready') return void (await cleanUp(cmd))
       } catch {

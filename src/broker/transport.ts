@@ -20,8 +20,12 @@ export interface TransportOptions {
 export interface Inbox {
   /** The routing key the workers reply to (kombu's oid). */
   readonly routingKey: string
-  /** Removes everything the inbox created in the broker. Safe to call twice. */
-  close(): Promise<void>
+  /**
+   * Removes everything the inbox created in the broker. Safe to call twice. `repliesInFlight` says
+   * that workers which heard the last request have not replied yet: one may be between routing its
+   * reply and pushing it, so the transport makes sure such a straggler leaves nothing behind.
+   */
+  close(opts?: {repliesInFlight?: boolean}): Promise<void>
 }
 
 export interface PublishResult {

@@ -38,6 +38,8 @@ export class Mailbox {
   private inbox?: Inbox
   private active?: ActiveCall
   private failure?: Error
+  /** Whether workers that heard the last request may still be replying (see Inbox.close). */
+  private repliesInFlight = false
 
   constructor(
     private readonly transport: Transport,
@@ -97,6 +99,7 @@ export class Mailbox {
       req.signal?.addEventListener('abort', onAbort, {once: true})
       this.active = {collector, settle, check}
       publishedAt = performance.now()
+      this.repliesInFlight = true
       this.transport.publish(encodeRequest(request, req.timeoutMs / 1000)).then(
         (result) => {
           listeners = result.listeners
@@ -108,6 +111,10 @@ export class Mailbox {
         (error: Error) => settle(error),
       )
     })
+    // Who heard it and may reply: every listener, or only the destinations among them.
+    const repliers = Math.min(listeners ?? Infinity, request.destination?.length ?? Infinity)
+    const answered = collector.collected.replies.length + collector.collected.undecodable.length
+    this.repliesInFlight = repliers === Infinity || answered < repliers
     const elapsedMs = Math.round(performance.now() - publishedAt)
     return {...collector.collected, request, listeners, elapsedMs, complete}
   }
@@ -124,6 +131,6 @@ export class Mailbox {
   async close(): Promise<void> {
     const inbox = this.inbox
     this.inbox = undefined
-    await inbox?.close()
+    await inbox?.close({repliesInFlight: this.repliesInFlight})
   }
 }

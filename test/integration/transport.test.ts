@@ -89,6 +89,35 @@ describe('redis transport (real Redis)', () => {
     assert.deepEqual(await redisLeftovers(redis, prefix), [])
   })
 
+  test('a straggler that read the route before cleanup and pushes after it leaves nothing behind', async () => {
+    const mailbox = new Mailbox(transport, 'celery')
+    // A worker as kombu's reply path behaves: SMEMBERS, then LPUSH — here with a pause in between.
+    const responder = redisClient(DB)
+    const pusher = redisClient(DB)
+    let pushed = false
+    await responder.psubscribe(names.requestChannel)
+    responder.on('pmessage', async (_p, _c, raw) => {
+      const body = JSON.parse(Buffer.from(JSON.parse(raw).body, 'base64').toString())
+      const members = await pusher.smembers(names.replyBindingKey)
+      const queue = members.map((m) => m.split(SEP)).find((f) => f[0] === body.reply_to.routing_key)![2]
+      await settle(60)
+      await pusher.lpush(`${prefix}${queue}`, replyEnvelope('slow@h', {ok: 'pong'}, body.ticket, body.reply_to.routing_key))
+      pushed = true
+    })
+    try {
+      const result = await mailbox.call({method: 'ping', timeoutMs: 20})
+      assert.equal(result.replies.length, 0)
+      await mailbox.close()
+      for (let i = 0; i < 50 && !pushed; i++) await settle(10)
+      assert.ok(pushed, 'the straggler pushed its reply')
+      await settle(200)
+      assert.deepEqual(await redisLeftovers(redis, prefix), [])
+    } finally {
+      responder.disconnect()
+      pusher.disconnect()
+    }
+  })
+
   test('publishing to a channel nobody listens on reports 0 listeners and ends the call at once', async () => {
     const lonely = new RedisTransport({url: parseBrokerUrl(redisUrl(DB)), namespace: {controlExchange: `nobody${token()}`, redisKeyPrefix: prefix}, connectTimeoutMs: 2000})
     await lonely.connect()
