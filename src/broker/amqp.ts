@@ -46,7 +46,7 @@ export class AmqpTransport implements Transport {
         vhost: url.vhost,
         heartbeat: 0,
       },
-      {timeout: connectTimeoutMs, servername: url.host, clientProperties: {connection_name: 'wfctl'}, rejectUnauthorized: !['none', 'cert_none'].includes((url.params.get('ssl_cert_reqs') ?? '').toLowerCase())},
+      {timeout: connectTimeoutMs, servername: url.host, clientProperties: {connection_name: 'wfctl'}, rejectUnauthorized: url.verifyCertificate},
     )
     try {
       this.connection = await withDeadline(connecting, connectTimeoutMs, `cannot connect to ${url.masked}`, () => {

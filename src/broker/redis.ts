@@ -15,13 +15,13 @@ const DRAIN_BATCH = 1000
 
 /** kombu's key and channel names for one control namespace on one database (protocol §5.1). */
 export function redisNames(db: number, controlExchange: string, keyPrefix: string) {
+  const replyQueue = (oid: string) => `${oid}.reply.${controlExchange}.pidbox`
   return {
     requestChannel: `${keyPrefix}/${db}.${controlExchange}.pidbox`,
-    replyExchange: `reply.${controlExchange}.pidbox`,
     replyBindingKey: `${keyPrefix}_kombu.binding.reply.${controlExchange}.pidbox`,
-    replyQueue: (oid: string) => `${oid}.reply.${controlExchange}.pidbox`,
+    replyQueue,
     /** The member that routes replies for `oid` to its queue; queue names inside members are never prefixed. */
-    replyMember: (oid: string) => `${oid}${SEP}${SEP}${oid}.reply.${controlExchange}.pidbox`,
+    replyMember: (oid: string) => `${oid}${SEP}${SEP}${replyQueue(oid)}`,
     /** The four lists of a queue, plain first: BRPOP serves them in this order. */
     queueKeys: (queue: string) => [queue, ...PRIORITY_STEPS.map((p) => `${queue}${SEP}${p}`)].map((k) => keyPrefix + k),
   }
@@ -66,14 +66,13 @@ export class RedisTransport implements Transport {
   async connect(): Promise<void> {
     const {Redis} = await import('ioredis')
     const {url, connectTimeoutMs} = this.opts
-    const verify = !['none', 'cert_none'].includes((url.params.get('ssl_cert_reqs') ?? '').toLowerCase())
     const options: RedisOptions = {
       host: url.host,
       port: url.port,
       username: url.username,
       password: url.password,
       db: url.db,
-      tls: url.tls ? {servername: url.host, rejectUnauthorized: verify} : undefined,
+      tls: url.tls ? {servername: url.host, rejectUnauthorized: url.verifyCertificate} : undefined,
       connectionName: 'wfctl',
       lazyConnect: true,
       enableOfflineQueue: false,

@@ -17,8 +17,8 @@ export interface BrokerUrl {
   vhost: string
   /** The URL with its password replaced by `****`: the only form that may be printed. */
   masked: string
-  /** Query parameters (`ssl_cert_reqs=none` turns off certificate checks, as in kombu). */
-  params: URLSearchParams
+  /** Whether TLS certificates are checked: `?ssl_cert_reqs=none` turns it off, as in kombu. */
+  verifyCertificate: boolean
 }
 
 const SCHEMES: Record<string, {kind: BrokerKind; tls: boolean; port: number}> = {
@@ -76,5 +76,7 @@ export function parseBrokerUrl(raw: string): BrokerUrl {
   } else if (rest !== '' && rest !== '/') {
     vhost = decode(rest, 'virtual host', masked)
   }
-  return {kind: spec.kind, scheme, tls: spec.tls, host, port, username, password, db, vhost, masked, params: new URLSearchParams(query)}
+  const certReqs = (new URLSearchParams(query).get('ssl_cert_reqs') ?? '').toLowerCase()
+  const verifyCertificate = certReqs !== 'none' && certReqs !== 'cert_none'
+  return {kind: spec.kind, scheme, tls: spec.tls, host, port, username, password, db, vhost, masked, verifyCertificate}
 }

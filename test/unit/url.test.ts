@@ -50,3 +50,10 @@ test('bad URLs are usage errors that never echo the password', () => {
     })
   }
 })
+
+test('TLS certificates are checked unless ssl_cert_reqs=none, as in kombu', () => {
+  assert.equal(parseBrokerUrl('rediss://h:6380/0').verifyCertificate, true)
+  assert.equal(parseBrokerUrl('rediss://h:6380/0?ssl_cert_reqs=none').verifyCertificate, false)
+  assert.equal(parseBrokerUrl('amqps://u:p@h/v?ssl_cert_reqs=CERT_NONE').verifyCertificate, false)
+  assert.equal(parseBrokerUrl('amqps://u:p@h/v?ssl_cert_reqs=required').verifyCertificate, true)
+})
