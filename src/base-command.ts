@@ -5,10 +5,18 @@ import type {Transport} from './broker/transport.js'
 import {parseBrokerUrl} from './broker/url.js'
 import {ExitCode, InterruptedError, UsageError, WfctlError} from './errors.js'
 import {exitCodeOf, summarize, type FleetResult} from './fleet/outcome.js'
+import {isDestructive, whom} from './fleet/methods.js'
 import {completionOf, parseDestinations, parseExpect, type Roster} from './fleet/roster.js'
 import {FleetSession, requestAddress, type SessionOptions} from './fleet/session.js'
 import {buildRequest, encodeRequest, type Matcher, type Target} from './protocol/request.js'
 import type {View} from './render/text.js'
+
+type TargetFlags = {destination?: string[]; pattern?: string; matcher?: string; expect?: string; timeout: string} & {
+  broker?: string; 'control-exchange': string; 'redis-key-prefix': string; 'connect-timeout': string
+}
+type OutputFlags = {'no-color'?: boolean}
+/** How a reply is shown: the generic reply table, the status table, or a method's own view. */
+export type Show = 'replies' | 'status' | ((result: FleetResult, view: View) => string | Promise<string>)
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof FleetCommand)['baseFlags'] & T['flags']>
 
@@ -53,6 +61,16 @@ export abstract class FleetCommand extends Command {
     matcher: Flags.string({summary: 'How --pattern matches node names.', options: ['glob', 'pcre'], default: 'glob', helpGroup: 'TARGET'}),
     expect: Flags.string({summary: 'The roster expected to answer: a count, names (a@h,b@h) or @FILE.', helpGroup: 'TARGET'}),
     timeout: Flags.string({char: 't', summary: 'Seconds to wait for replies after publishing (a deadline).', default: '1', helpGroup: 'TARGET'}),
+  }
+
+  /** For every command that sends: print the request instead. */
+  static dryRunFlags = {
+    'dry-run': Flags.boolean({summary: 'Print the exact request and send nothing.'}),
+  }
+
+  /** For the commands that can be destructive (contract §6). */
+  static confirmFlags = {
+    yes: Flags.boolean({char: 'y', summary: 'Do not ask for confirmation of a destructive action.'}),
   }
 
   protected readonly interrupt = new AbortController()
@@ -163,6 +181,29 @@ export abstract class FleetCommand extends Command {
     return dry
   }
 
+  /**
+   * The whole life of a request command: validate the target, then print the request (--dry-run),
+   * or confirm if destructive (contract §6), send, collect and report. Arguments are validated by
+   * the caller before this, so a bad one has published nothing.
+   */
+  protected async perform(
+    flags: TargetFlags & OutputFlags & {'dry-run'?: boolean; yes?: boolean},
+    method: string,
+    args: Record<string, unknown>,
+    show?: Show,
+    question?: (target: Target) => string,
+  ): Promise<FleetResult | object> {
+    const opts = this.sessionOptions(flags)
+    const target = this.target(flags)
+    if (flags['dry-run']) return this.dryRun(opts, method, args, target, true, this.timeoutMs(flags))
+    if (isDestructive(method, args, target)) {
+      const ask = question ? question(target) : `Send "${method}" to ${whom(target)}`
+      await this.confirm(`${ask} on ${opts.url.masked}?`, flags.yes ?? false)
+    }
+    const {result, address} = await this.collect(opts, flags, method, args)
+    return this.report(result, address, flags, show)
+  }
+
   /** Asks before a destructive action; refuses without a terminal unless --yes (contract §6). */
   protected async confirm(question: string, yes: boolean): Promise<void> {
     if (yes) return
@@ -183,9 +224,14 @@ export abstract class FleetCommand extends Command {
     if (!ok) throw new UsageError('not confirmed: nothing was sent')
   }
 
-  protected view(flags: {'no-color'?: boolean}): View {
+  protected view(flags: OutputFlags): View {
     const color = Boolean(process.stdout.isTTY) && !flags['no-color'] && !('NO_COLOR' in process.env)
-    return {color, columns: process.stdout.columns || 120}
+    return {color, columns: process.stdout.columns || Number(process.env.COLUMNS) || 120}
+  }
+
+  /** The table of an inspect method (render/inspect.ts), loaded only when a table is printed. */
+  protected inspectTable(ids?: string[]): Show {
+    return async (result, view) => (await import('./render/inspect.js')).inspectView(result, view, {now: Date.now(), ids})
   }
 
   protected async render(): Promise<typeof import('./render/text.js')> {
@@ -193,14 +239,14 @@ export abstract class FleetCommand extends Command {
   }
 
   /** Prints the reply table and summary (or nothing under --json) and sets the exit code. */
-  protected async report(result: FleetResult, address: string, flags: {'no-color'?: boolean}, kind: 'replies' | 'status' = 'replies'): Promise<FleetResult> {
+  protected async report(result: FleetResult, address: string, flags: OutputFlags, show: Show = 'replies'): Promise<FleetResult> {
     process.exitCode = exitCodeOf(result)
     if (this.jsonEnabled()) return result
     const r = await this.render()
     const view = this.view(flags)
-    const body = kind === 'status' ? r.statusTable(result, view) : r.repliesTable(result, view)
+    const body = show === 'status' ? r.statusTable(result, view) : show === 'replies' ? r.repliesTable(result, view) : await show(result, view)
     if (body) this.log(body)
-    this.log(kind === 'status' ? r.statusLine(result) : r.summaryLine(result))
+    this.log(show === 'status' ? r.statusLine(result) : r.summaryLine(result))
     for (const u of result.undecodable) this.logToStderr(`warning: ${u.reason}`)
     const hint = r.silenceHint(result, address)
     if (hint) this.logToStderr(`hint: ${hint}`)

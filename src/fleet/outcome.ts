@@ -14,6 +14,8 @@ export interface FleetResult {
   errors: Record<string, string>
   /** Node names that replied more than once: several workers share the name. */
   duplicates: string[]
+  /** Every payload of each duplicated name, in arrival order: several workers share the name. */
+  duplicateReplies: Record<string, unknown[]>
   elapsedMs: number
   /** Milliseconds from publishing to each node's reply. */
   latencyMs: Record<string, number>
@@ -29,9 +31,11 @@ export function summarize(method: string, call: CallResult, destination: string[
   const replies: Record<string, unknown> = {}
   const latencyMs: Record<string, number> = {}
   const errors: Record<string, string> = {}
-  const counts = new Map<string, number>()
+  const all = new Map<string, unknown[]>()
   for (const reply of call.replies) {
-    counts.set(reply.node, (counts.get(reply.node) ?? 0) + 1)
+    const payloads = all.get(reply.node) ?? []
+    payloads.push(reply.payload)
+    all.set(reply.node, payloads)
     replies[reply.node] = reply.payload
     latencyMs[reply.node] ??= reply.latencyMs
     const error = errorOf(reply.payload)
@@ -45,7 +49,8 @@ export function summarize(method: string, call: CallResult, destination: string[
     replies,
     missing: awaited.filter((n) => !(n in replies)),
     errors,
-    duplicates: [...counts].filter(([, n]) => n > 1).map(([node]) => node),
+    duplicates: [...all].filter(([, p]) => p.length > 1).map(([node]) => node),
+    duplicateReplies: Object.fromEntries([...all].filter(([, p]) => p.length > 1)),
     elapsedMs: call.elapsedMs,
     latencyMs,
     expected,

@@ -11,7 +11,7 @@ export interface View {
   columns: number
 }
 
-function style(view: View): ChalkInstance {
+export function style(view: View): ChalkInstance {
   return new Chalk({level: view.color ? 1 : 0})
 }
 
@@ -32,16 +32,16 @@ export function payloadText(payload: unknown): string {
   return JSON.stringify(payload) ?? 'null'
 }
 
-function plural(n: number, word: string): string {
+export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`
 }
 
 /** The table as text, without the padding cli-table3 leaves at the end of each line. */
-function text(t: Table.Table): string {
+export function text(t: Table.Table): string {
   return t.length > 0 ? t.toString().split('\n').map((line) => line.trimEnd()).join('\n') : ''
 }
 
-function table(head: string[], view: View): Table.Table {
+export function table(head: string[], view: View): Table.Table {
   const c = style(view)
   return new Table({
     head: head.map((h) => c.bold(h)),
@@ -60,14 +60,16 @@ export function repliesTable(result: FleetResult, view: View): string {
   const replyWidth = Math.max(16, view.columns - nodeWidth - 7 - 8 - 3 * 2 - 1)
   const t = table(['NODE', 'STATUS', 'LATENCY', 'REPLY'], view)
   for (const node of nodes) {
-    const failed = node in result.errors
-    const dup = result.duplicates.includes(node) ? ' (duplicate name)' : ''
-    t.push([
-      node,
-      failed ? c.red('ERROR') : c.green('OK'),
-      `${Math.round(result.latencyMs[node] ?? 0)} ms`,
-      shorten(payloadText(result.replies[node]) + dup, replyWidth),
-    ])
+    const duplicated = result.duplicateReplies?.[node]
+    for (const payload of duplicated ?? [result.replies[node]]) {
+      const failed = errorOf(payload) !== undefined
+      t.push([
+        node,
+        failed ? c.red('ERROR') : c.green('OK'),
+        `${Math.round(result.latencyMs[node] ?? 0)} ms`,
+        shorten(payloadText(payload) + (duplicated ? ' (duplicate name)' : ''), replyWidth),
+      ])
+    }
   }
   for (const node of result.missing) t.push([node, c.yellow('missing'), '-', '-'])
   return text(t)
@@ -81,7 +83,7 @@ export function summaryLine(result: FleetResult): string {
     parts[0] = `${replied} of ${result.expected} expected nodes replied`
   }
   if (result.missing.length > 0) parts.push(`${result.missing.length} missing: ${result.missing.join(', ')}`)
-  const errors = Object.keys(result.errors)
+  const errors = Object.keys(result.errors).sort()
   if (errors.length > 0) parts.push(`${plural(errors.length, 'error')}: ${errors.join(', ')}`)
   if (result.duplicates.length > 0) parts.push(`duplicate node names: ${result.duplicates.join(', ')}`)
   if (result.undecodable.length > 0) parts.push(plural(result.undecodable.length, 'undecodable reply').replace('replys', 'replies'))

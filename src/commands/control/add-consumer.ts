@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {FleetCommand} from '../../base-command.js'
-import {UsageError} from '../../errors.js'
+import {word} from '../../fleet/arguments.js'
 
 export default class ControlAddConsumer extends FleetCommand {
   static override summary = 'Tell workers to start consuming from a queue.'
@@ -18,19 +18,16 @@ Workers reply before the change is applied; check it with \`celery inspect activ
     exchange: Flags.string({summary: 'Exchange to bind the queue to (default: the queue name).'}),
     'exchange-type': Flags.string({summary: 'Exchange type (default: direct).', options: ['direct', 'topic', 'fanout', 'headers']}),
     'routing-key': Flags.string({summary: 'Binding routing key (default: the queue name).'}),
-    'dry-run': Flags.boolean({summary: 'Print the exact request and send nothing.'}),
+    ...FleetCommand.dryRunFlags,
   }
 
   async run() {
     const {args, flags} = await this.parse(ControlAddConsumer)
-    const opts = this.sessionOptions(flags)
-    if (args.queue.trim() === '') throw new UsageError('QUEUE must not be empty')
-    const request: Record<string, unknown> = {queue: args.queue}
+    const queue = word(args.queue, 'QUEUE')
+    const request: Record<string, unknown> = {queue}
     if (flags.exchange !== undefined) request.exchange = flags.exchange
     if (flags['exchange-type'] !== undefined) request.exchange_type = flags['exchange-type']
     if (flags['routing-key'] !== undefined) request.routing_key = flags['routing-key']
-    if (flags['dry-run']) return this.dryRun(opts, 'add_consumer', request, this.target(flags), true, this.timeoutMs(flags))
-    const {result, address} = await this.collect(opts, flags, 'add_consumer', request)
-    return this.report(result, address, flags)
+    return this.perform(flags, 'add_consumer', request)
   }
 }

@@ -1,7 +1,7 @@
-import {Args, Flags} from '@oclif/core'
+import {Args} from '@oclif/core'
 
 import {FleetCommand} from '../../base-command.js'
-import {UsageError} from '../../errors.js'
+import {word} from '../../fleet/arguments.js'
 
 export default class ControlCancelConsumer extends FleetCommand {
   static override summary = 'Tell workers to stop consuming from a queue.'
@@ -14,16 +14,13 @@ from that queue. Workers reply before the change is applied.`
   static override args = {queue: Args.string({description: 'Queue to stop consuming from.', required: true})}
   static override flags = {
     ...FleetCommand.targetFlags,
-    'dry-run': Flags.boolean({summary: 'Print the exact request and send nothing.'}),
+    ...FleetCommand.dryRunFlags,
   }
 
   async run() {
     const {args, flags} = await this.parse(ControlCancelConsumer)
-    const opts = this.sessionOptions(flags)
-    if (args.queue.trim() === '') throw new UsageError('QUEUE must not be empty')
-    const request = {queue: args.queue}
-    if (flags['dry-run']) return this.dryRun(opts, 'cancel_consumer', request, this.target(flags), true, this.timeoutMs(flags))
-    const {result, address} = await this.collect(opts, flags, 'cancel_consumer', request)
-    return this.report(result, address, flags)
+    const queue = word(args.queue, 'QUEUE')
+    const request = {queue}
+    return this.perform(flags, 'cancel_consumer', request)
   }
 }

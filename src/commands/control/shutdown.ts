@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {FleetCommand} from '../../base-command.js'
 import {ExitCode, UsageError} from '../../errors.js'
+import {whom} from '../../fleet/methods.js'
 import {completionOf} from '../../fleet/roster.js'
 import {shutdownNodes, type ShutdownResult} from '../../fleet/shutdown.js'
 
@@ -23,8 +24,8 @@ a terminal (skip with --yes) and refuses without one unless --yes.`
     wait: Flags.string({summary: 'Seconds to verify that the targeted nodes stopped.', default: '10'}),
     'no-wait': Flags.boolean({summary: 'Return right after publishing, without verifying.'}),
     all: Flags.boolean({summary: 'Shut down every worker on this broker (required when no -d or --pattern is given).'}),
-    yes: Flags.boolean({char: 'y', summary: 'Do not ask for confirmation.'}),
-    'dry-run': Flags.boolean({summary: 'Print the exact request and send nothing.'}),
+    ...FleetCommand.confirmFlags,
+    ...FleetCommand.dryRunFlags,
   }
 
   async run(): Promise<ShutdownResult | object> {
@@ -41,10 +42,7 @@ a terminal (skip with --yes) and refuses without one unless --yes.`
     const args = {msg: reason}
     if (flags['dry-run']) return this.dryRun(opts, 'shutdown', args, target, false)
 
-    const whom = target.destination.length > 0
-      ? target.destination.join(', ')
-      : target.pattern !== undefined ? `every worker matching ${target.matcher} "${target.pattern}"` : 'ALL workers'
-    await this.confirm(`Shut down ${whom} on ${opts.url.masked}?`, flags.yes)
+    await this.confirm(`Shut down ${whom(target)} on ${opts.url.masked}?`, flags.yes)
 
     const session = await this.connect(opts)
     let targets = target.destination

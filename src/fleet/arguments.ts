@@ -1,0 +1,153 @@
+import {UsageError} from '../errors.js'
+
+/*
+ * Validators for the arguments of control and inspect commands (contract §2). Each takes what the
+ * operator typed and returns the value to send, or throws a one-line UsageError: nothing is sent.
+ * The interactive explorer uses the same functions to validate in its prompts.
+ */
+
+const WHITESPACE = /\s/
+
+/** A count such as pool-grow's N or memdump's --samples: a positive integer. */
+export function positiveInteger(value: string, what: string): number {
+  const text = value.trim()
+  if (!/^\d+$/.test(text) || Number(text) < 1 || !Number.isSafeInteger(Number(text))) {
+    throw new UsageError(`${what} must be a positive integer, got "${value}"`)
+  }
+  return Number(text)
+}
+
+/** Autoscale's MIN may be 0. */
+export function nonNegativeInteger(value: string, what: string): number {
+  const text = value.trim()
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) throw new UsageError(`${what} must be a whole number, got "${value}"`)
+  return Number(text)
+}
+
+/** `autoscale MAX MIN`: the worker's autoscaler takes them as ints, MAX at least MIN and at least 1. */
+export function autoscaleBounds(max: string, min: string): {max: number; min: number} {
+  const hi = positiveInteger(max, 'MAX')
+  const lo = nonNegativeInteger(min, 'MIN')
+  if (lo > hi) throw new UsageError(`MIN (${lo}) must not be greater than MAX (${hi})`)
+  return {max: hi, min: lo}
+}
+
+/** A number of seconds for a time limit: 0 or more, fractions allowed. */
+export function seconds(value: string, what: string): number {
+  const text = value.trim()
+  const n = Number(text)
+  if (text === '' || !/^\d*\.?\d+$/.test(text) || !Number.isFinite(n)) throw new UsageError(`${what} must be a number of seconds, got "${value}"`)
+  return n
+}
+
+/** `time-limit TASK SOFT [HARD]`: a hard limit below the soft one would fire first and make the soft one moot. */
+export function timeLimits(soft: string, hard: string | undefined): {soft: number; hard: number | null} {
+  const s = seconds(soft, 'SOFT')
+  const h = hard === undefined ? null : seconds(hard, 'HARD')
+  if (h !== null && h > 0 && s > h) throw new UsageError(`SOFT (${s}s) must not exceed HARD (${h}s): the soft limit would never fire`)
+  return {soft: s, hard: h}
+}
+
+/**
+ * A Celery rate limit as the worker's `rate()` parses it: a number of tasks per second, or per
+ * `/s`, `/m` or `/h`. `0` (in any unit) disables the limit and is sent as null, which the worker
+ * answers with "rate limit disabled successfully" (the string "0" would be reported as a new limit).
+ */
+export function rateLimit(value: string): string | null {
+  const text = value.trim()
+  const m = /^(\d+(?:\.\d+)?|\.\d+)(?:\/([smh]))?$/.exec(text)
+  if (!m) throw new UsageError(`RATE must look like 10/m, 5/s, 100/h, a number per second, or 0 to disable; got "${value}"`)
+  return Number(m[1]) === 0 ? null : text
+}
+
+/** Signal names Python's `signal` module has on Linux, where Celery workers run. */
+const SIGNALS = new Set([
+  'ABRT', 'ALRM', 'BUS', 'CHLD', 'CLD', 'CONT', 'FPE', 'HUP', 'ILL', 'INT', 'IO', 'IOT', 'KILL', 'PIPE', 'POLL',
+  'PROF', 'PWR', 'QUIT', 'RTMAX', 'RTMIN', 'SEGV', 'STOP', 'SYS', 'TERM', 'TRAP', 'TSTP', 'TTIN', 'TTOU', 'URG',
+  'USR1', 'USR2', 'VTALRM', 'WINCH', 'XCPU', 'XFSZ',
+])
+
+/**
+ * A signal name such as TERM, SIGKILL or usr1. Workers accept only upper-case names (a lower-case
+ * one is an error reply) and look them up in Python's `signal` module: sent upper-case, as typed.
+ */
+export function signalName(value: string): string {
+  const upper = value.trim().toUpperCase()
+  const bare = upper.startsWith('SIG') ? upper.slice(3) : upper
+  if (!SIGNALS.has(bare)) throw new UsageError(`"${value}" is not a signal name (try TERM, KILL, INT, HUP, QUIT, USR1 or USR2)`)
+  return upper
+}
+
+/** Task ids: any non-empty string without whitespace (custom ids are allowed by Celery). */
+export function taskIds(values: string[], what = 'task id'): string[] {
+  const ids = values.flatMap((v) => v.split(',')).map((v) => v.trim())
+  if (ids.length === 0) throw new UsageError(`at least one ${what} is required`)
+  const bad = ids.find((id) => id === '' || WHITESPACE.test(id))
+  if (bad !== undefined) throw new UsageError(`invalid ${what} ${JSON.stringify(bad)}`)
+  return [...new Set(ids)]
+}
+
+/** A task name, queue name or attribute: one non-empty word. */
+export function word(value: string, what: string): string {
+  const text = value.trim()
+  if (text === '' || WHITESPACE.test(text)) throw new UsageError(`${what} must be a non-empty name without spaces, got ${JSON.stringify(value)}`)
+  return text
+}
+
+/** `registered ATTR...`: task attribute names, sent as `taskinfoitems`. */
+export function attributeNames(values: string[]): string[] {
+  const bad = values.find((v) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(v))
+  if (bad !== undefined) throw new UsageError(`invalid task attribute ${JSON.stringify(bad)} (attributes look like rate_limit, time_limit, queue)`)
+  return values
+}
+
+/** Parses a value the way `call` and stamped headers take it: JSON where it parses, else the text itself. */
+export function looseValue(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
+  }
+}
+
+/** `KEY=VALUE` pairs into an object; values parsed as JSON where they parse. */
+export function keyValues(pairs: string[], what: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=')
+    const key = eq > 0 ? pair.slice(0, eq).trim() : ''
+    if (key === '' || WHITESPACE.test(key)) throw new UsageError(`${what} must look like KEY=VALUE, got ${JSON.stringify(pair)}`)
+    out[key] = looseValue(pair.slice(eq + 1))
+  }
+  return out
+}
+
+/**
+ * Stamped headers for `revoke_by_stamped_headers`: `K=V` pairs, a key given twice collects its
+ * values into a list (the worker revokes tasks whose header matches any of them).
+ */
+export function stampedHeaders(pairs: string[]): Record<string, string | string[]> {
+  if (pairs.length === 0) throw new UsageError('at least one stamped header KEY=VALUE is required')
+  const headers: Record<string, string | string[]> = {}
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=')
+    const key = eq > 0 ? pair.slice(0, eq).trim() : ''
+    const value = pair.slice(eq + 1)
+    if (key === '' || WHITESPACE.test(key) || value === '') throw new UsageError(`stamped header must look like KEY=VALUE, got ${JSON.stringify(pair)}`)
+    const prior = headers[key]
+    headers[key] = prior === undefined ? value : [...(Array.isArray(prior) ? prior : [prior]), value]
+  }
+  return headers
+}
+
+/** `call --args JSON`: must be a JSON object (the worker takes it as keyword arguments). */
+export function argsObject(json: string): Record<string, unknown> {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(json)
+  } catch (error) {
+    throw new UsageError(`--args is not valid JSON: ${(error as Error).message}`)
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError('--args must be a JSON object, such as {"n": 2}')
+  return parsed as Record<string, unknown>
+}

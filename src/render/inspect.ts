@@ -1,0 +1,428 @@
+import type {FleetResult} from '../fleet/outcome.js'
+import {errorOf} from '../protocol/collector.js'
+import {plural, repliesTable, shorten, style, table, text, type View} from './text.js'
+
+/*
+ * Tables for the inspect commands. Each method has a layout that says how to read its payload;
+ * a payload of another shape, an error reply or a silent node never breaks the table: they are
+ * listed under it, as they are, so the valid replies always show.
+ */
+
+/** A cell: its text, and how to colour it once it has been shortened to fit. */
+export type Cell = string | {text: string; paint: (s: string) => string}
+
+export interface Layout {
+  head: string[]
+  rows: Cell[][]
+  /** Columns that may be shortened to fit the terminal, the first one first. */
+  shrink: number[]
+  /** Narrowest a shrinkable column may become (default 8). */
+  min?: Record<number, number>
+  /**
+   * Where a column loses characters: 'end' (default), 'start' for dotted task names whose last
+   * part says the most, 'middle' for node names that share a prefix (celery@airflow-worker-…).
+   */
+  cut?: Record<number, 'start' | 'middle'>
+}
+
+const GAP = 2
+
+function cellText(cell: Cell): string {
+  const raw = typeof cell === 'string' ? cell : cell.text
+  // One line per row: newlines and tabs inside values would break the columns.
+  return raw.replace(/\s*[\r\n\t]+\s*/g, ' ')
+}
+
+/** Shortens with the ellipsis where the text says least. */
+export function shortenAt(value: string, max: number, where?: 'start' | 'middle'): string {
+  if (value.length <= max || max < 2 || where === undefined) return shorten(value, max)
+  if (where === 'start') return `…${value.slice(value.length - max + 1)}`
+  const head = Math.ceil((max - 1) / 2)
+  return `${value.slice(0, head)}…${value.slice(value.length - (max - 1 - head))}`
+}
+
+/** Lays out a table within the terminal width, shortening the shrinkable columns in order. */
+export function fitTable(layout: Layout, view: View): string {
+  if (layout.rows.length === 0) return ''
+  const n = layout.head.length
+  const widths = layout.head.map((h, i) => Math.max(h.length, ...layout.rows.map((r) => cellText(r[i] ?? '').length)))
+  // One column spare: some terminals wrap a line that reaches the last column.
+  let excess = widths.reduce((a, b) => a + b, 0) + GAP * (n - 1) - (view.columns - 1)
+  for (const i of layout.shrink) {
+    if (excess <= 0) break
+    const floor = Math.max(layout.min?.[i] ?? 8, layout.head[i].length)
+    const cut = Math.min(excess, Math.max(0, widths[i] - floor))
+    widths[i] -= cut
+    excess -= cut
+  }
+  const t = table(layout.head, view)
+  for (const row of layout.rows) {
+    t.push(layout.head.map((_, i) => {
+      const cell = row[i] ?? ''
+      const shown = shortenAt(cellText(cell), widths[i], layout.cut?.[i])
+      return typeof cell === 'string' ? shown : cell.paint(shown)
+    }))
+  }
+  return text(t)
+}
+
+/** One reply to lay out: a node's payload (each of them, when several workers share a name). */
+export interface Entry {
+  node: string
+  payload: unknown
+}
+
+/** What the renderers know beyond the replies: the time now, and what the operator asked for. */
+export interface Context {
+  now: number
+  /** query-task: the ids asked about, so that ids no node knows are shown too. */
+  ids?: string[]
+}
+
+interface Spec {
+  /** True when the payload has the shape this method's replies have. */
+  accepts(payload: unknown): boolean
+  layout(entries: Entry[], ctx: Context, view: View): Layout | string
+  /** Said instead of an empty table. */
+  empty: string
+}
+
+type Obj = Record<string, unknown>
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+function str(v: unknown): string {
+  if (v === null || v === undefined) return '-'
+  return typeof v === 'string' ? v : JSON.stringify(v)
+}
+
+/** A task's arguments as an operator reads them: `6, "x", key=1` (repr strings as sent with --safe). */
+export function argsText(args: unknown, kwargs: unknown): string {
+  const parts: string[] = []
+  if (Array.isArray(args)) parts.push(...args.map((a) => JSON.stringify(a)))
+  else if (typeof args === 'string') parts.push(args)
+  else if (args !== undefined && args !== null) parts.push(JSON.stringify(args))
+  if (isObj(kwargs)) parts.push(...Object.entries(kwargs).map(([k, v]) => `${k}=${JSON.stringify(v)}`))
+  else if (typeof kwargs === 'string' && kwargs !== '{}') parts.push(kwargs)
+  return parts.join(', ')
+}
+
+/** A duration as `45s`, `3m 20s`, `2h 5m`, `3d 4h`. */
+export function duration(totalSeconds: number): string {
+  const s = Math.max(0, Math.round(totalSeconds))
+  if (s < 60) return `${s}s`
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`
+  if (s < 86_400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`
+  return `${Math.floor(s / 86_400)}d ${Math.floor((s % 86_400) / 3600)}h`
+}
+
+/** A duration in its largest unit, for table cells: `45s`, `9m`, `3h`, `2d`. */
+export function roughly(totalSeconds: number): string {
+  const s = Math.max(0, Math.round(totalSeconds))
+  if (s < 60) return `${s}s`
+  if (s < 3600) return `${Math.floor(s / 60)}m`
+  if (s < 86_400) return `${Math.floor(s / 3600)}h`
+  return `${Math.floor(s / 86_400)}d`
+}
+
+/** When a task started, relative to now: `12s ago`. */
+export function ago(epochSeconds: unknown, now: number): string {
+  if (typeof epochSeconds !== 'number' || !Number.isFinite(epochSeconds)) return '-'
+  return `${roughly(now / 1000 - epochSeconds)} ago`
+}
+
+/** An ETA as its UTC time (with the date when not within a day) and how far off it is. */
+export function etaText(eta: unknown, now: number): string {
+  if (typeof eta !== 'string') return str(eta)
+  const at = Date.parse(eta)
+  if (Number.isNaN(at)) return eta
+  const iso = new Date(at).toISOString()
+  const clock = Math.abs(at - now) < 86_400_000 ? `${iso.slice(11, 19)}Z` : `${iso.slice(0, 10)} ${iso.slice(11, 16)}Z`
+  const delta = (at - now) / 1000
+  return `${clock} ${delta >= 0 ? `in ${roughly(delta)}` : `${roughly(-delta)} late`}`
+}
+
+function taskRow(node: string, info: unknown, extra: string[]): Cell[] {
+  if (!isObj(info)) return [node, '?', '?', str(info), ...extra.map(() => '')]
+  return [node, str(info.id), str(info.name ?? info.type), argsText(info.args, info.kwargs), ...extra]
+}
+
+/** Task tables: arguments give way first, the id (which operators copy) last. */
+const TASK_SHRINK = {shrink: [3, 2, 0, 4, 1], min: {1: 12, 3: 6, 2: 12}, cut: {0: 'middle', 2: 'start'} as Layout['cut']}
+
+const active: Spec = {
+  accepts: Array.isArray,
+  layout: (entries, ctx) => ({
+    head: ['NODE', 'ID', 'TASK', 'ARGS', 'STARTED'],
+    rows: entries.flatMap((e) => (e.payload as unknown[]).map((t) => taskRow(e.node, t, [ago(isObj(t) ? t.time_start : undefined, ctx.now)]))),
+    ...TASK_SHRINK,
+  }),
+  empty: 'no active tasks',
+}
+
+const reserved: Spec = {
+  accepts: Array.isArray,
+  layout: (entries) => ({
+    head: ['NODE', 'ID', 'TASK', 'ARGS'],
+    rows: entries.flatMap((e) => (e.payload as unknown[]).map((t) => taskRow(e.node, t, []))),
+    ...TASK_SHRINK,
+    shrink: [3, 2, 0, 1],
+  }),
+  empty: 'no reserved tasks',
+}
+
+const scheduled: Spec = {
+  accepts: Array.isArray,
+  layout: (entries, ctx) => ({
+    head: ['NODE', 'ID', 'TASK', 'ARGS', 'ETA'],
+    rows: entries.flatMap((e) => (e.payload as unknown[]).map((s) => taskRow(e.node, isObj(s) ? s.request : s, [etaText(isObj(s) ? s.eta : undefined, ctx.now)]))),
+    ...TASK_SHRINK,
+  }),
+  empty: 'no scheduled tasks',
+}
+
+const revoked: Spec = {
+  accepts: Array.isArray,
+  layout: (entries) => ({
+    head: ['NODE', 'REVOKED', 'IDS'],
+    rows: entries.map((e) => [e.node, String((e.payload as unknown[]).length), (e.payload as unknown[]).map(str).join(', ') || '-']),
+    shrink: [2, 0],
+    cut: {0: 'middle'},
+  }),
+  empty: 'no revoked tasks',
+}
+
+/** Groups identical rows of several nodes into one, naming the nodes (or "all N"). */
+function nodesText(nodes: string[], total: number): string {
+  if (total > 1 && nodes.length === total) return `all ${total}`
+  return nodes.join(', ')
+}
+
+function grouped(entries: Entry[], items: (payload: unknown) => [string, string][]): {key: string; value: string; nodes: string[]}[] {
+  const groups = new Map<string, {key: string; value: string; nodes: string[]}>()
+  for (const e of entries) {
+    for (const [key, value] of items(e.payload)) {
+      const id = JSON.stringify([key, value])
+      const g = groups.get(id) ?? {key, value, nodes: []}
+      if (!g.nodes.includes(e.node)) g.nodes.push(e.node)
+      groups.set(id, g)
+    }
+  }
+  return [...groups.values()].sort((a, b) => a.key.localeCompare(b.key) || a.value.localeCompare(b.value))
+}
+
+/** `registered` items are `name` or `name [k=v k=v]`. */
+export function registeredItem(item: unknown): [string, string] {
+  const s = str(item)
+  const m = /^(\S+) \[(.*)\]$/.exec(s)
+  return m ? [m[1], m[2]] : [s, '']
+}
+
+const registered: Spec = {
+  accepts: Array.isArray,
+  layout: (entries) => {
+    const total = new Set(entries.map((e) => e.node)).size
+    const groups = grouped(entries, (p) => (p as unknown[]).map(registeredItem))
+    return {head: ['TASK', 'ATTRIBUTES', 'NODES'], rows: groups.map((g) => [g.key, g.value || '-', nodesText(g.nodes, total)]), shrink: [2, 1, 0], min: {0: 16}, cut: {0: 'start'}}
+  },
+  empty: 'no tasks registered',
+}
+
+const conf: Spec = {
+  accepts: isObj,
+  layout: (entries) => {
+    const total = new Set(entries.map((e) => e.node)).size
+    const groups = grouped(entries, (p) => Object.entries(p as Obj).map(([k, v]) => [k, str(v)]))
+    return {head: ['SETTING', 'VALUE', 'NODES'], rows: groups.map((g) => [g.key, g.value, nodesText(g.nodes, total)]), shrink: [1, 2, 0], min: {0: 16, 1: 16}}
+  },
+  empty: 'no settings reported',
+}
+
+/** The pool kind, read from the shape of stats' pool section (Celery does not name it). */
+export function poolKind(pool: Obj, pid: unknown): string {
+  if ('threads' in pool) return 'threads'
+  if ('writes' in pool) return 'prefork'
+  if ('free-threads' in pool || 'running-threads' in pool) return 'green'
+  if (Array.isArray(pool.processes) && pool.processes.length === 1 && pool.processes[0] === pid) return 'solo'
+  return 'pool'
+}
+
+/** Bytes in KiB (as rusage's maxrss on Linux) to MiB. */
+function kib(v: unknown): string {
+  return typeof v === 'number' ? `${(v / 1024).toFixed(0)} MiB` : '-'
+}
+
+const stats: Spec = {
+  accepts: isObj,
+  layout: (entries) => ({
+    head: ['NODE', 'PID', 'UPTIME', 'POOL', 'DONE', 'PREFETCH', 'MAX RSS'],
+    rows: entries.map(({node, payload}) => {
+      const s = payload as Obj
+      const pool = isObj(s.pool) ? s.pool : {}
+      const total = isObj(s.total) ? Object.values(s.total).reduce<number>((a, b) => a + (typeof b === 'number' ? b : 0), 0) : undefined
+      const size = pool['max-concurrency']
+      return [
+        node,
+        str(s.pid),
+        typeof s.uptime === 'number' ? duration(s.uptime) : str(s.uptime),
+        isObj(s.pool) ? `${poolKind(pool, s.pid)} ${size === undefined ? '?' : str(size)}` : '-',
+        total === undefined ? '-' : String(total),
+        str(s.prefetch_count),
+        isObj(s.rusage) ? kib(s.rusage.maxrss) : '-',
+      ]
+    }),
+    shrink: [0],
+    min: {0: 12},
+    cut: {0: 'middle'},
+  }),
+  empty: 'no stats',
+}
+
+function exchangeText(q: Obj): string {
+  const ex = q.exchange
+  if (!isObj(ex)) return str(ex)
+  const name = ex.name === '' ? '(default)' : str(ex.name)
+  return ex.type ? `${name} (${str(ex.type)})` : name
+}
+
+const activeQueues: Spec = {
+  accepts: Array.isArray,
+  layout: (entries) => ({
+    head: ['NODE', 'QUEUE', 'EXCHANGE', 'ROUTING KEY'],
+    rows: entries.flatMap((e) => (e.payload as unknown[]).map((q) => (isObj(q) ? [e.node, str(q.name), exchangeText(q), str(q.routing_key)] : [e.node, str(q), '?', '?']))),
+    shrink: [2, 3, 0, 1],
+    min: {1: 12},
+    cut: {0: 'middle'},
+  }),
+  empty: 'no queues consumed',
+}
+
+const queryTask: Spec = {
+  accepts: isObj,
+  layout: (entries, ctx) => {
+    const rows: Cell[][] = []
+    const found = new Set<string>()
+    for (const e of entries) {
+      for (const [id, value] of Object.entries(e.payload as Obj)) {
+        found.add(id)
+        const [state, info] = Array.isArray(value) ? value : ['?', value]
+        const row = taskRow(e.node, isObj(info) ? {...info, id} : info, [])
+        rows.push([row[0], id, str(state), row[2], row[3]])
+      }
+    }
+    for (const id of ctx.ids ?? []) if (!found.has(id)) rows.push(['-', id, 'unknown', '-', '-'])
+    return {head: ['NODE', 'ID', 'STATE', 'TASK', 'ARGS'], rows, shrink: [4, 3, 0, 1], min: {1: 12, 3: 12, 4: 6}, cut: {0: 'middle', 3: 'start'}}
+  },
+  empty: 'no node knows these tasks',
+}
+
+const clock: Spec = {
+  accepts: (p) => isObj(p) && 'clock' in p,
+  layout: (entries) => ({head: ['NODE', 'CLOCK'], rows: entries.map((e) => [e.node, str((e.payload as Obj).clock)]), shrink: [0]}),
+  empty: '',
+}
+
+const memsample: Spec = {
+  accepts: (p) => p === null || typeof p === 'string',
+  layout: (entries) => ({
+    head: ['NODE', 'MEMORY'],
+    rows: entries.map((e) => [e.node, e.payload === null ? 'n/a (psutil is not installed on the worker)' : str(e.payload)]),
+    shrink: [1, 0],
+  }),
+  empty: '',
+}
+
+const objgraph: Spec = {
+  accepts: (p) => isObj(p) && 'filename' in p,
+  layout: (entries) => ({head: ['NODE', 'FILE (on the worker host)'], rows: entries.map((e) => [e.node, str((e.payload as Obj).filename)]), shrink: [1, 0]}),
+  empty: '',
+}
+
+/** Multi-line text per node (report, memdump): a heading per node, the text as the worker wrote it. */
+function blocks(read: (payload: unknown) => string): Spec['layout'] {
+  return (entries, _ctx, view) => {
+    const c = style(view)
+    return entries.map((e) => `${c.bold(`── ${e.node}`)}\n${read(e.payload).replace(/^\n+|\s+$/g, '')}`).join('\n\n')
+  }
+}
+
+const report: Spec = {
+  accepts: (p) => isObj(p) && typeof p.ok === 'string',
+  layout: blocks((p) => (p as {ok: string}).ok),
+  empty: '',
+}
+
+const memdump: Spec = {
+  accepts: (p) => typeof p === 'string',
+  layout: blocks((p) => p as string),
+  empty: '',
+}
+
+const ping: Spec = {
+  accepts: isObj,
+  layout: (entries) => ({head: ['NODE', 'REPLY'], rows: entries.map((e) => [e.node, str((e.payload as Obj).ok ?? e.payload)]), shrink: [1, 0]}),
+  empty: '',
+}
+
+const SPECS: Record<string, Spec> = {
+  ping,
+  active,
+  reserved,
+  scheduled,
+  revoked,
+  registered,
+  stats,
+  active_queues: activeQueues,
+  query_task: queryTask,
+  conf,
+  clock,
+  report,
+  memsample,
+  memdump,
+  objgraph,
+}
+
+
+/**
+ * The human view of an inspect reply: the method's table over the nodes whose payload has the
+ * expected shape, then a table of everything else — error replies, payloads of another shape,
+ * silent nodes — with each one's latency and what it sent.
+ */
+export function inspectView(result: FleetResult, view: View, ctx: Context): string {
+  const spec = SPECS[result.method]
+  // Methods without a view of their own (control methods, custom ones via `call`): the reply table.
+  if (!spec) return repliesTable(result, view)
+  const c = style(view)
+  const good: Entry[] = []
+  const problems: Cell[][] = []
+  for (const node of Object.keys(result.replies).sort()) {
+    const payloads = result.duplicateReplies?.[node] ?? [result.replies[node]]
+    for (const payload of payloads) {
+      const error = errorOf(payload)
+      if (error !== undefined) problems.push([node, {text: 'ERROR', paint: c.red}, error])
+      else if (spec.accepts(payload)) good.push({node, payload})
+      else problems.push([node, {text: 'unexpected', paint: c.yellow}, JSON.stringify(payload) ?? 'undefined'])
+    }
+  }
+  for (const node of result.missing) problems.push([node, {text: 'missing', paint: c.yellow}, 'no reply'])
+  const out: string[] = []
+  if (good.length > 0) {
+    let laid: Layout | string
+    try {
+      laid = spec.layout(good, ctx, view)
+    } catch {
+      // A shape the layout did not foresee: show the payloads raw rather than fail.
+      laid = {head: ['NODE', 'REPLY'], rows: good.map((e) => [e.node, JSON.stringify(e.payload)]), shrink: [1, 0]}
+    }
+    const body = typeof laid === 'string' ? laid : fitTable(laid, view)
+    if (body) out.push(body)
+    else if (spec.empty) out.push(`${spec.empty} (${plural(new Set(good.map((e) => e.node)).size, 'node')})`)
+  }
+  if (problems.length > 0) {
+    if (out.length > 0) out.push('')
+    out.push(fitTable({head: ['NODE', 'STATUS', 'REPLY'], rows: problems, shrink: [2, 0], min: {2: 16}}, view))
+  }
+  return out.join('\n')
+}
