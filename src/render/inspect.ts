@@ -133,15 +133,16 @@ export function ago(epochSeconds: unknown, now: number): string {
   return `${roughly(now / 1000 - epochSeconds)} ago`
 }
 
-/** An ETA as its UTC time (with the date when not within a day) and how far off it is. */
+/** An ETA as an operator scans it: `in 9m` within the hour, else its UTC time too (date when days off). */
 export function etaText(eta: unknown, now: number): string {
   if (typeof eta !== 'string') return str(eta)
   const at = Date.parse(eta)
   if (Number.isNaN(at)) return eta
-  const iso = new Date(at).toISOString()
-  const clock = Math.abs(at - now) < 86_400_000 ? `${iso.slice(11, 19)}Z` : `${iso.slice(0, 10)} ${iso.slice(11, 16)}Z`
   const delta = (at - now) / 1000
-  return `${clock} ${delta >= 0 ? `in ${roughly(delta)}` : `${roughly(-delta)} late`}`
+  const rel = delta >= 0 ? `in ${roughly(delta)}` : `${roughly(-delta)} late`
+  if (Math.abs(delta) < 3600) return rel
+  const iso = new Date(at).toISOString()
+  return Math.abs(delta) < 86_400 ? `${iso.slice(11, 16)}Z ${rel}` : `${iso.slice(0, 10)} ${iso.slice(11, 16)}Z`
 }
 
 function taskRow(node: string, info: unknown, extra: string[]): Cell[] {
