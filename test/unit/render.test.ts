@@ -7,7 +7,7 @@ import {payloadText, repliesTable, shorten, shutdownLine, shutdownTable, silence
 
 const view = {color: false, columns: 80}
 function result(over: Partial<FleetResult> = {}): FleetResult {
-  return {method: 'ping', replies: {}, missing: [], errors: {}, duplicates: [], elapsedMs: 12, latencyMs: {}, expected: null, undecodable: [], listeners: null, ...over}
+  return {method: 'ping', replies: {}, missing: [], errors: {}, duplicates: [], duplicateReplies: {}, elapsedMs: 12, latencyMs: {}, expected: null, undecodable: [], listeners: null, ...over}
 }
 
 test('payloads read as text: ok, error, else compact JSON', () => {
@@ -59,4 +59,18 @@ test('shutdown: each node stopped, still running, or unverifiable', () => {
   assert.match(out, /z@h\s+no answer before shutdown \(not running, or busy\)/)
   assert.equal(shutdownLine(r), '1 of 2 nodes stopped (1.5s), still running: b@h, not verified, no answer before shutdown: z@h')
   assert.equal(shutdownLine({...r, verified: false}), 'shutdown sent; not verified (--no-wait)')
+})
+
+test('a name that replied twice gets a row per reply, each marked, so no worker answer is hidden', () => {
+  const r = result({
+    method: 'pool_grow',
+    replies: {'w1@h': {error: 'busy'}},
+    duplicates: ['w1@h'],
+    duplicateReplies: {'w1@h': [{ok: 'pool will grow'}, {error: 'busy'}]},
+    errors: {'w1@h': 'busy'},
+  })
+  const rows = repliesTable(r, view).split('\n').slice(1)
+  assert.equal(rows.length, 2)
+  assert.match(rows[0], /^w1@h\s+OK\s+.*pool will grow \(duplicate name\)$/)
+  assert.match(rows[1], /^w1@h\s+ERROR\s+.*busy \(duplicate name\)$/)
 })
