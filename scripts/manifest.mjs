@@ -10,7 +10,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const file = join(root, 'oclif.manifest.json')
 const plugin = new Plugin({root, type: 'core', ignoreManifest: true, errorOnManifestCreate: true})
 await plugin.load()
-const fresh = JSON.stringify(plugin.manifest, null, 2) + '\n'
+// Commands in id order: the order oclif finds them in follows the file system's, which varies.
+const commands = Object.fromEntries(Object.entries(plugin.manifest.commands).sort(([a], [b]) => a.localeCompare(b)))
+const fresh = JSON.stringify({...plugin.manifest, commands}, null, 2) + '\n'
 
 if (process.argv.includes('--check')) {
   const current = await readFile(file, 'utf8').catch(() => '')

@@ -12,7 +12,7 @@ const WHITESPACE = /\s/
 export function positiveInteger(value: string, what: string): number {
   const text = value.trim()
   if (!/^\d+$/.test(text) || Number(text) < 1 || !Number.isSafeInteger(Number(text))) {
-    throw new UsageError(`${what} must be a positive integer, got "${value}"`)
+    throw new UsageError(`${what} must be a positive integer, got ${JSON.stringify(value)}`)
   }
   return Number(text)
 }
@@ -20,7 +20,7 @@ export function positiveInteger(value: string, what: string): number {
 /** Autoscale's MIN may be 0. */
 export function nonNegativeInteger(value: string, what: string): number {
   const text = value.trim()
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) throw new UsageError(`${what} must be a whole number, got "${value}"`)
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) throw new UsageError(`${what} must be a whole number, got ${JSON.stringify(value)}`)
   return Number(text)
 }
 
@@ -36,7 +36,7 @@ export function autoscaleBounds(max: string, min: string): {max: number; min: nu
 export function seconds(value: string, what: string): number {
   const text = value.trim()
   const n = Number(text)
-  if (text === '' || !/^\d*\.?\d+$/.test(text) || !Number.isFinite(n)) throw new UsageError(`${what} must be a number of seconds, got "${value}"`)
+  if (text === '' || !/^\d*\.?\d+$/.test(text) || !Number.isFinite(n)) throw new UsageError(`${what} must be a number of seconds, got ${JSON.stringify(value)}`)
   return n
 }
 
@@ -56,7 +56,7 @@ export function timeLimits(soft: string, hard: string | undefined): {soft: numbe
 export function rateLimit(value: string): string | null {
   const text = value.trim()
   const m = /^(\d+(?:\.\d+)?|\.\d+)(?:\/([smh]))?$/.exec(text)
-  if (!m) throw new UsageError(`RATE must look like 10/m, 5/s, 100/h, a number per second, or 0 to disable; got "${value}"`)
+  if (!m) throw new UsageError(`RATE must look like 10/m, 5/s, 100/h, a number per second, or 0 to disable; got ${JSON.stringify(value)}`)
   return Number(m[1]) === 0 ? null : text
 }
 
@@ -74,7 +74,7 @@ const SIGNALS = new Set([
 export function signalName(value: string): string {
   const upper = value.trim().toUpperCase()
   const bare = upper.startsWith('SIG') ? upper.slice(3) : upper
-  if (!SIGNALS.has(bare)) throw new UsageError(`"${value}" is not a signal name (try TERM, KILL, INT, HUP, QUIT, USR1 or USR2)`)
+  if (!SIGNALS.has(bare)) throw new UsageError(`${JSON.stringify(value)} is not a signal name (try TERM, KILL, INT, HUP, QUIT, USR1 or USR2)`)
   return upper
 }
 
@@ -112,14 +112,15 @@ export function looseValue(text: string): unknown {
 
 /** `KEY=VALUE` pairs into an object; values parsed as JSON where they parse. */
 export function keyValues(pairs: string[], what: string): Record<string, unknown> {
-  const out: Record<string, unknown> = {}
+  const out = new Map<string, unknown>()
   for (const pair of pairs) {
     const eq = pair.indexOf('=')
     const key = eq > 0 ? pair.slice(0, eq).trim() : ''
     if (key === '' || WHITESPACE.test(key)) throw new UsageError(`${what} must look like KEY=VALUE, got ${JSON.stringify(pair)}`)
-    out[key] = looseValue(pair.slice(eq + 1))
+    out.set(key, looseValue(pair.slice(eq + 1)))
   }
-  return out
+  // Own properties for every key, "__proto__" included, as JSON.parse makes them for --args.
+  return Object.fromEntries(out)
 }
 
 /**
@@ -128,16 +129,16 @@ export function keyValues(pairs: string[], what: string): Record<string, unknown
  */
 export function stampedHeaders(pairs: string[]): Record<string, string | string[]> {
   if (pairs.length === 0) throw new UsageError('at least one stamped header KEY=VALUE is required')
-  const headers: Record<string, string | string[]> = {}
+  const headers = new Map<string, string | string[]>()
   for (const pair of pairs) {
     const eq = pair.indexOf('=')
     const key = eq > 0 ? pair.slice(0, eq).trim() : ''
     const value = pair.slice(eq + 1)
     if (key === '' || WHITESPACE.test(key) || value === '') throw new UsageError(`stamped header must look like KEY=VALUE, got ${JSON.stringify(pair)}`)
-    const prior = headers[key]
-    headers[key] = prior === undefined ? value : [...(Array.isArray(prior) ? prior : [prior]), value]
+    const prior = headers.get(key)
+    headers.set(key, prior === undefined ? value : [...(Array.isArray(prior) ? prior : [prior]), value])
   }
-  return headers
+  return Object.fromEntries(headers)
 }
 
 /** `call --args JSON`: must be a JSON object (the worker takes it as keyword arguments). */
@@ -146,7 +147,9 @@ export function argsObject(json: string): Record<string, unknown> {
   try {
     parsed = JSON.parse(json)
   } catch (error) {
-    throw new UsageError(`--args is not valid JSON: ${(error as Error).message}`)
+    // JSON.parse's message may echo the input, newlines included: keep only where it failed.
+    const at = /position (\d+)/.exec((error as Error).message)
+    throw new UsageError(`--args is not valid JSON${at ? ` (at character ${Number(at[1]) + 1})` : ''}`)
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError('--args must be a JSON object, such as {"n": 2}')
   return parsed as Record<string, unknown>

@@ -28,35 +28,40 @@ export interface FleetResult {
 }
 
 export function summarize(method: string, call: CallResult, destination: string[], roster: Roster | undefined): FleetResult {
-  const replies: Record<string, unknown> = {}
-  const latencyMs: Record<string, number> = {}
-  const errors: Record<string, string> = {}
+  // Maps, then own properties: node names come from the wire ("__proto__", "constructor" are names too).
   const all = new Map<string, unknown[]>()
+  const latency = new Map<string, number>()
+  const errors = new Map<string, string>()
   for (const reply of call.replies) {
     const payloads = all.get(reply.node) ?? []
     payloads.push(reply.payload)
     all.set(reply.node, payloads)
-    replies[reply.node] = reply.payload
-    latencyMs[reply.node] ??= reply.latencyMs
+    if (!latency.has(reply.node)) latency.set(reply.node, reply.latencyMs)
+    // With a duplicated name, an error from any of the workers stays an error.
     const error = errorOf(reply.payload)
-    if (error !== undefined) errors[reply.node] = error
-    else delete errors[reply.node]
+    if (error !== undefined && !errors.has(reply.node)) errors.set(reply.node, error)
   }
   const awaited = awaitedNodes(destination, roster)
   const expected = roster && 'count' in roster ? roster.count : awaited.length > 0 ? awaited.length : null
+  const duplicated = [...all].filter(([, p]) => p.length > 1)
   return {
     method,
-    replies,
-    missing: awaited.filter((n) => !(n in replies)),
-    errors,
-    duplicates: [...all].filter(([, p]) => p.length > 1).map(([node]) => node),
-    duplicateReplies: Object.fromEntries([...all].filter(([, p]) => p.length > 1)),
+    replies: Object.fromEntries([...all].map(([node, p]) => [node, p.at(-1)])),
+    missing: awaited.filter((n) => !all.has(n)),
+    errors: Object.fromEntries(errors),
+    duplicates: duplicated.map(([node]) => node),
+    duplicateReplies: Object.fromEntries(duplicated),
     elapsedMs: call.elapsedMs,
-    latencyMs,
+    latencyMs: Object.fromEntries(latency),
     expected,
     undecodable: call.undecodable.map(({reason, contentType}) => (contentType ? {reason, contentType} : {reason})),
     listeners: call.listeners ?? null,
   }
+}
+
+/** A node's entry in one of the result's maps, never something inherited from Object.prototype. */
+export function own<T>(map: Record<string, T> | undefined, node: string): T | undefined {
+  return map !== undefined && Object.hasOwn(map, node) ? map[node] : undefined
 }
 
 /** Exit code of a collection (contract §7): 0 complete, 1 partial, 69 nobody replied. */

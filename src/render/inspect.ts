@@ -1,6 +1,6 @@
-import type {FleetResult} from '../fleet/outcome.js'
 import {errorOf} from '../protocol/collector.js'
-import {plural, repliesTable, shorten, style, table, text, type View} from './text.js'
+import {own, type FleetResult} from '../fleet/outcome.js'
+import {displayWidth, plural, repliesTable, safe, shortenAt, style, table, text, type View} from './text.js'
 
 /*
  * Tables for the inspect commands. Each method has a layout that says how to read its payload;
@@ -27,25 +27,16 @@ export interface Layout {
 
 const GAP = 2
 
+/** One line per row, and nothing a terminal would act on: values come from the wire. */
 function cellText(cell: Cell): string {
-  const raw = typeof cell === 'string' ? cell : cell.text
-  // One line per row: newlines and tabs inside values would break the columns.
-  return raw.replace(/\s*[\r\n\t]+\s*/g, ' ')
-}
-
-/** Shortens with the ellipsis where the text says least. */
-export function shortenAt(value: string, max: number, where?: 'start' | 'middle'): string {
-  if (value.length <= max || max < 2 || where === undefined) return shorten(value, max)
-  if (where === 'start') return `…${value.slice(value.length - max + 1)}`
-  const head = Math.ceil((max - 1) / 2)
-  return `${value.slice(0, head)}…${value.slice(value.length - (max - 1 - head))}`
+  return safe(typeof cell === 'string' ? cell : cell.text)
 }
 
 /** Lays out a table within the terminal width, shortening the shrinkable columns in order. */
 export function fitTable(layout: Layout, view: View): string {
   if (layout.rows.length === 0) return ''
   const n = layout.head.length
-  const widths = layout.head.map((h, i) => Math.max(h.length, ...layout.rows.map((r) => cellText(r[i] ?? '').length)))
+  const widths = layout.head.map((h, i) => Math.max(h.length, ...layout.rows.map((r) => displayWidth(cellText(r[i] ?? '')))))
   // One column spare: some terminals wrap a line that reaches the last column.
   let excess = widths.reduce((a, b) => a + b, 0) + GAP * (n - 1) - (view.columns - 1)
   for (const i of layout.shrink) {
@@ -274,8 +265,9 @@ const stats: Spec = {
         isObj(s.rusage) ? kib(s.rusage.maxrss) : '-',
       ]
     }),
-    shrink: [0],
-    min: {0: 12},
+    // On a narrow terminal every column gives way, down to its heading (the node name to 12).
+    shrink: [0, 3, 2, 6, 4, 1, 5],
+    min: {0: 12, 1: 1, 2: 1, 3: 1, 4: 1, 5: 1, 6: 1},
     cut: {0: 'middle'},
   }),
   empty: 'no stats',
@@ -345,7 +337,9 @@ const objgraph: Spec = {
 function blocks(read: (payload: unknown) => string): Spec['layout'] {
   return (entries, _ctx, view) => {
     const c = style(view)
-    return entries.map((e) => `${c.bold(`── ${e.node}`)}\n${read(e.payload).replace(/^\n+|\s+$/g, '')}`).join('\n\n')
+    // Line breaks kept (it is a text), every other control character made harmless.
+    const clean = (t: string) => t.split('\n').map((line) => safe(line.replace(/\r$/, ''))).join('\n')
+    return entries.map((e) => `${c.bold(`── ${safe(e.node)}`)}\n${clean(read(e.payload).replace(/^\n+|\s+$/g, ''))}`).join('\n\n')
   }
 }
 
@@ -399,7 +393,7 @@ export function inspectView(result: FleetResult, view: View, ctx: Context): stri
   const good: Entry[] = []
   const problems: Cell[][] = []
   for (const node of Object.keys(result.replies).sort()) {
-    const payloads = result.duplicateReplies?.[node] ?? [result.replies[node]]
+    const payloads = own(result.duplicateReplies, node) ?? [own(result.replies, node)]
     for (const payload of payloads) {
       const error = errorOf(payload)
       if (error !== undefined) problems.push([node, {text: 'ERROR', paint: c.red}, error])
