@@ -2,8 +2,11 @@ import {Chalk, type ChalkInstance} from 'chalk'
 import Table from 'cli-table3'
 
 import {own, type FleetResult} from '../fleet/outcome.js'
+import {safe} from './safe.js'
 import type {ShutdownResult} from '../fleet/shutdown.js'
 import {errorOf} from '../protocol/collector.js'
+
+export {safe} from './safe.js'
 
 export interface View {
   color: boolean
@@ -13,15 +16,6 @@ export interface View {
 
 export function style(view: View): ChalkInstance {
   return new Chalk({level: view.color ? 1 : 0})
-}
-
-/**
- * Text from the wire made safe for a terminal: control characters (escape sequences could set the
- * title, move the cursor or clear the screen) are shown as U+FFFD; layout whitespace as a space.
- */
-export function safe(value: string): string {
-  // eslint-disable-next-line no-control-regex
-  return value.replace(/\s*[\r\n\t]+\s*/g, ' ').replace(/[\u0000-\u001f\u007f-\u009f]/g, '\uFFFD')
 }
 
 /** Columns a character takes on a terminal: 2 for East Asian wide and emoji, 0 for combining marks. */

@@ -1,0 +1,105 @@
+import {Flags} from '@oclif/core'
+import {rename, unlink, writeFile} from 'node:fs/promises'
+
+import {FleetCommand} from '../base-command.js'
+import {InterruptedError, UsageError, WfctlError} from '../errors.js'
+import {positiveInteger, word} from '../fleet/arguments.js'
+import {evaluate, unknown, type Health} from '../fleet/health.js'
+import {healthText, nagiosLine, prometheusText} from '../render/health.js'
+
+const FORMATS = ['text', 'json', 'nagios', 'prometheus'] as const
+type Format = (typeof FORMATS)[number]
+
+export default class Check extends FleetCommand {
+  static override summary = 'Health check for cron, Nagios, Prometheus and Kubernetes probes (exit 0/1/2/3).'
+  static override description = `Sends Celery's "active_queues" {} once: the reply proves a worker is alive AND shows what it consumes.
+  OK        every expected node replied, at least --min-nodes replied, every --queue has a consumer,
+            and every node that replied consumes some queue                                   (exit 0)
+  WARNING   an expected node is silent (but --min-nodes and the queues hold), or a node answers
+            but consumes no queue — alive to ping, yet taking no work — or answered an error (exit 1)
+  CRITICAL  fewer than --min-nodes replied (none counts), or a --queue has no consumer         (exit 2)
+  UNKNOWN   the broker is unreachable, or the check was misused                               (exit 3)
+Returns as soon as every expected node (-d, --expect) replied; otherwise waits --timeout.`
+  static override examples = [
+    '<%= config.bin %> check --expect 3 --queue default',
+    '<%= config.bin %> check --expect @/etc/wfctl/workers.txt --min-nodes 2 --format nagios',
+    '<%= config.bin %> check --min-nodes 1 --textfile /var/lib/node_exporter/textfile/wfctl.prom',
+    '<%= config.bin %> check -b amqp://guest:guest@rabbit:5672// --queue celery --format json',
+  ]
+  static override flags = {
+    ...FleetCommand.targetFlags,
+    'min-nodes': Flags.string({summary: 'Fewer replying workers than this is CRITICAL.', default: '1'}),
+    queue: Flags.string({char: 'q', summary: 'A queue that must have a consumer (repeatable; commas too).', multiple: true}),
+    format: Flags.string({summary: 'Output format.', options: [...FORMATS], default: 'text'}),
+    textfile: Flags.string({summary: "Also write the Prometheus output to this file, atomically (node_exporter's textfile collector)."}),
+  }
+
+  private format: Format = 'text'
+
+  async run(): Promise<Health | undefined> {
+    const started = performance.now()
+    let health: Health
+    let minNodes = 1
+    let queues: string[] = []
+    let textfile: string | undefined
+    try {
+      this.format = formatOf(this.argv)
+      const {flags} = await this.parse(Check)
+      this.format = flags.format as Format
+      textfile = flags.textfile
+      minNodes = positiveInteger(flags['min-nodes'], '--min-nodes')
+      queues = [...new Set((flags.queue ?? []).flatMap((q) => q.split(',')).map((q) => word(q, '--queue')))]
+      if (textfile !== undefined && textfile.trim() === '') throw new UsageError('--textfile needs a path')
+      const opts = this.sessionOptions(flags)
+      const target = this.target(flags)
+      const roster = this.roster(flags)
+      const {result} = await this.collect(opts, flags, 'active_queues')
+      health = evaluate(result, {roster, destination: target.destination, minNodes, queues})
+    } catch (error) {
+      if (error instanceof InterruptedError) throw error
+      health = unknown(messageOf(error), {minNodes, queues}, Math.round(performance.now() - started))
+    }
+    if (textfile !== undefined) {
+      try {
+        await writeAtomically(textfile, prometheusText(health))
+      } catch (error) {
+        health = unknown(`cannot write ${textfile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {minNodes, queues}, health.elapsedMs)
+      }
+    }
+    process.exitCode = health.code
+    if (this.jsonEnabled()) return health
+    if (this.format === 'json') this.log(JSON.stringify(health, null, 2))
+    else if (this.format === 'nagios') this.log(nagiosLine(health))
+    else if (this.format === 'prometheus') process.stdout.write(prometheusText(health))
+    else this.log(healthText(health))
+    return health
+  }
+}
+
+/** The format asked for, read before parsing so that even a parse error answers in it. */
+function formatOf(argv: string[]): Format {
+  if (argv.includes('--json')) return 'json'
+  const i = argv.findIndex((a) => a === '--format' || a.startsWith('--format='))
+  const value = i < 0 ? undefined : argv[i].includes('=') ? argv[i].split('=')[1] : argv[i + 1]
+  return FORMATS.includes(value as Format) ? (value as Format) : 'text'
+}
+
+function messageOf(error: unknown): string {
+  const e = error as Error & {oclif?: {exit?: number}}
+  if (e instanceof WfctlError) return e.message
+  // oclif's own parse errors: the first line says it.
+  if (e.oclif?.exit !== undefined) return e.message.split('\n').find((l) => l.trim() !== '')?.trim() ?? 'usage error'
+  return `internal error: ${e.message}`
+}
+
+/** Temporary file beside the target, then rename: readers never see half a file. */
+async function writeAtomically(path: string, content: string): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`
+  try {
+    await writeFile(tmp, content, {mode: 0o644})
+    await rename(tmp, path)
+  } catch (error) {
+    await unlink(tmp).catch(() => {})
+    throw error
+  }
+}

@@ -1,0 +1,134 @@
+import {errorOf} from '../protocol/collector.js'
+import {own, type FleetResult} from './outcome.js'
+import type {Roster} from './roster.js'
+
+/** Nagios plugin states, with their exit codes (contract §9). */
+export const HealthStatus = {OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3} as const
+export type Status = keyof typeof HealthStatus
+
+export interface HealthOptions {
+  roster?: Roster
+  destination: string[]
+  /** Fewer replying nodes than this is CRITICAL (none always is). */
+  minNodes: number
+  /** Queues that must have a consumer among the nodes that replied. */
+  queues: string[]
+}
+
+/** What `wfctl check` found: the `--format json` shape. */
+export interface Health {
+  status: Status
+  code: number
+  /** One line, as Nagios shows it. */
+  summary: string
+  /** Every reason the status is not OK, worst first. */
+  reasons: string[]
+  replied: number
+  /** Nodes that had to answer (--expect count or names, -d), else null. */
+  expected: number | null
+  minNodes: number
+  missing: string[]
+  /** Nodes that answered but consume no queue: alive, yet taking no work. */
+  idle: string[]
+  /** Nodes whose reply was an error or not a queue list. */
+  errors: Record<string, string>
+  /** Each queue seen or required, with the replying nodes that consume it. */
+  queues: Record<string, string[]>
+  /** Each replying node with the queues it consumes. */
+  nodes: Record<string, string[]>
+  undecodable: number
+  elapsedMs: number
+  /** Seconds since the epoch when the check ran. */
+  timestamp: number
+}
+
+function queueNames(payload: unknown): string[] | undefined {
+  if (!Array.isArray(payload)) return undefined
+  return payload.map((q) => (typeof q === 'object' && q !== null && typeof (q as {name?: unknown}).name === 'string' ? (q as {name: string}).name : String(q)))
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`
+}
+
+/**
+ * Decides the fleet's health from one `active_queues` round trip (contract §9). CRITICAL: fewer
+ * than --min-nodes replied, or a required queue has no consumer. WARNING: an expected node is
+ * silent, a node consumes no queue, or a reply was an error or unreadable. Else OK.
+ */
+export function evaluate(result: FleetResult, opts: HealthOptions, now = Date.now()): Health {
+  const nodes: Record<string, string[]> = {}
+  const errors: Record<string, string> = {}
+  for (const node of Object.keys(result.replies).sort()) {
+    const payloads = own(result.duplicateReplies, node) ?? [own(result.replies, node)]
+    for (const payload of payloads) {
+      const error = errorOf(payload)
+      const names = queueNames(payload)
+      if (error !== undefined) errors[node] = error
+      else if (names === undefined) errors[node] = `unexpected reply: ${JSON.stringify(payload)}`
+      else nodes[node] = [...new Set([...(own(nodes, node) ?? []), ...names])]
+    }
+  }
+  const replied = Object.keys(result.replies).length
+  const idle = Object.entries(nodes).filter(([node, q]) => q.length === 0 && !Object.hasOwn(errors, node)).map(([node]) => node)
+  const queues: Record<string, string[]> = {}
+  for (const q of opts.queues) queues[q] = []
+  for (const [node, names] of Object.entries(nodes)) for (const q of names) (queues[q] ??= []).push(node)
+  const unconsumed = opts.queues.filter((q) => queues[q].length === 0)
+  const expected = opts.roster && 'count' in opts.roster ? opts.roster.count : result.expected
+
+  const critical: string[] = []
+  const warning: string[] = []
+  if (replied < opts.minNodes) critical.push(replied === 0 ? 'no worker replied' : `only ${replied} of at least ${opts.minNodes} workers replied`)
+  for (const q of unconsumed) critical.push(`queue ${q} has no consumer`)
+  if (result.missing.length > 0) warning.push(`missing: ${result.missing.join(', ')}`)
+  else if (expected !== null && replied < expected) warning.push(`${replied} of ${expected} expected workers replied`)
+  for (const node of idle) warning.push(`${node} consumes no queue`)
+  for (const [node, error] of Object.entries(errors)) warning.push(`${node} answered: ${error}`)
+  if (result.undecodable.length > 0) warning.push(plural(result.undecodable.length, 'unreadable reply').replace('replys', 'replies'))
+  if (result.duplicates.length > 0) warning.push(`duplicate node names: ${result.duplicates.join(', ')}`)
+
+  const status: Status = critical.length > 0 ? 'CRITICAL' : warning.length > 0 ? 'WARNING' : 'OK'
+  const reasons = [...critical, ...warning]
+  const counted = expected !== null ? `${replied}/${expected} workers` : plural(replied, 'worker')
+  const required = opts.queues.filter((q) => !unconsumed.includes(q))
+  const detail = reasons.length > 0 ? reasons.join('; ') : required.length > 0 ? `queues ${required.join(',')} consumed` : 'every worker consumes a queue'
+  return {
+    status,
+    code: HealthStatus[status],
+    summary: `${counted}, ${detail}`,
+    reasons,
+    replied,
+    expected,
+    minNodes: opts.minNodes,
+    missing: result.missing,
+    idle,
+    errors,
+    queues,
+    nodes,
+    undecodable: result.undecodable.length,
+    elapsedMs: result.elapsedMs,
+    timestamp: now / 1000,
+  }
+}
+
+/** The check could not be made (broker unreachable, misuse): UNKNOWN, with why. */
+export function unknown(reason: string, opts: {minNodes: number; queues: string[]}, elapsedMs: number, now = Date.now()): Health {
+  return {
+    status: 'UNKNOWN',
+    code: HealthStatus.UNKNOWN,
+    summary: reason,
+    reasons: [reason],
+    replied: 0,
+    expected: null,
+    minNodes: opts.minNodes,
+    missing: [],
+    idle: [],
+    errors: {},
+    queues: Object.fromEntries(opts.queues.map((q) => [q, []])),
+    nodes: {},
+    undecodable: 0,
+    elapsedMs,
+    timestamp: now / 1000,
+  }
+}

@@ -1,0 +1,64 @@
+import type {Health} from '../fleet/health.js'
+import {safe} from './safe.js'
+
+/*
+ * The check's outputs: one Nagios status line, Prometheus' text exposition format, and a short
+ * human report. Pure: a Health in, text out.
+ */
+
+function seconds(ms: number): string {
+  return (ms / 1000).toFixed(3)
+}
+
+/** Nagios plugin output: `WFCTL OK - 3/3 workers, queues celery consumed | workers=3;3:;1:;0 ...`. */
+export function nagiosLine(h: Health): string {
+  // Performance data per the plugin guidelines: label=value;warn;crit;min — "N:" alerts below N.
+  const warn = h.expected !== null ? `${h.expected}:` : ''
+  const perf = [`workers=${h.replied};${warn};${h.minNodes}:;0`, `missing=${h.missing.length};;;0`, `idle=${h.idle.length};;;0`, `time=${seconds(h.elapsedMs)}s`]
+  // The status line must stay one line, and "|" would start the performance data.
+  const summary = safe(h.summary).replace(/\|/g, '/')
+  return `WFCTL ${h.status} - ${summary} | ${perf.join(' ')}`
+}
+
+/** A label value in the exposition format: backslash, double quote and newline escaped. */
+function label(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
+}
+
+/** Prometheus' text exposition format, for node_exporter's textfile collector. */
+export function prometheusText(h: Health): string {
+  const lines: string[] = []
+  const metric = (name: string, help: string, samples: [string, number][]) => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`)
+    for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`)
+  }
+  metric('wfctl_check_status', 'Health of the Celery fleet: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.', [['', h.code]])
+  metric('wfctl_workers_replied', 'Workers that answered the check.', [['', h.replied]])
+  metric('wfctl_workers_expected', 'Workers expected to answer (--expect or -d), else --min-nodes.', [['', h.expected ?? h.minNodes]])
+  const up: [string, number][] = [
+    ...Object.keys(h.nodes).map((n): [string, number] => [n, 1]),
+    ...Object.keys(h.errors).filter((n) => !Object.hasOwn(h.nodes, n)).map((n): [string, number] => [n, 1]),
+    ...h.missing.map((n): [string, number] => [n, 0]),
+  ].sort(([a], [b]) => a.localeCompare(b))
+  metric('wfctl_worker_up', 'Whether the worker answered (1) or was expected and silent (0).', up.map(([n, v]) => [`{node="${label(n)}"}`, v]))
+  metric('wfctl_worker_idle', 'Whether the worker answered but consumes no queue.', up.filter(([, v]) => v === 1).map(([n]) => [`{node="${label(n)}"}`, h.idle.includes(n) ? 1 : 0]))
+  metric(
+    'wfctl_queue_consumers',
+    'Workers that answered and consume the queue.',
+    Object.entries(h.queues).sort(([a], [b]) => a.localeCompare(b)).map(([q, nodes]) => [`{queue="${label(q)}"}`, nodes.length]),
+  )
+  metric('wfctl_check_duration_seconds', 'How long the check took.', [['', Number(seconds(h.elapsedMs))]])
+  metric('wfctl_check_timestamp_seconds', 'When the check ran, in seconds since the epoch.', [['', Math.round(h.timestamp * 1000) / 1000]])
+  return `${lines.join('\n')}\n`
+}
+
+/** The human report: the status line, then one line per worker with the queues it consumes. */
+export function healthText(h: Health): string {
+  const lines = [safe(`${h.status}: ${h.summary}`)]
+  const width = Math.max(0, ...[...Object.keys(h.nodes), ...Object.keys(h.errors), ...h.missing].map((n) => n.length))
+  const row = (node: string, what: string) => lines.push(safe(`  ${node.padEnd(width)}  ${what}`))
+  for (const [node, queues] of Object.entries(h.nodes)) row(node, queues.length > 0 ? queues.join(', ') : '(consumes no queue)')
+  for (const [node, error] of Object.entries(h.errors)) if (!Object.hasOwn(h.nodes, node)) row(node, error)
+  for (const node of h.missing) row(node, '(missing)')
+  return lines.join('\n')
+}
