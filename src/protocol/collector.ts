@@ -17,6 +17,44 @@ export interface Collected {
 
 const JSON_TYPES = new Set(['application/json', 'application/x-json', 'text/json'])
 
+const PYTHON_NUMBERS: Record<string, string> = {NaN: '"NaN"', Infinity: '"Infinity"', '-Infinity': '"-Infinity"'}
+
+/**
+ * JSON as Python's json module writes it: standard JSON, except that float('inf') and float('nan')
+ * come out as the bare words Infinity, -Infinity and NaN (Celery's conf has
+ * result_backend_max_retries = inf). Those become the strings "Infinity", "-Infinity" and "NaN",
+ * so that --json stays valid JSON. Only tried when JSON.parse fails.
+ */
+export function parsePythonJson(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch (error) {
+    if (!/NaN|Infinity/.test(text)) throw error
+  }
+  let out = ''
+  let i = 0
+  while (i < text.length) {
+    const c = text[i]
+    if (c === '"') {
+      // Copy a string literal whole, escapes included.
+      let j = i + 1
+      while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1
+      out += text.slice(i, j + 1)
+      i = j + 1
+      continue
+    }
+    const word = /^(?:-Infinity|Infinity|NaN)/.exec(text.slice(i, i + 9))
+    if (word) {
+      out += PYTHON_NUMBERS[word[0]]
+      i += word[0].length
+      continue
+    }
+    out += c
+    i += 1
+  }
+  return JSON.parse(out)
+}
+
 /** Decodes one reply body, never deserializing anything but JSON (pickle is never touched). */
 export function decodeReply(msg: ReceivedMessage): {node: string; payload: unknown} | Undecodable {
   const contentType = msg.contentType?.toLowerCase()
@@ -29,7 +67,7 @@ export function decodeReply(msg: ReceivedMessage): {node: string; payload: unkno
   }
   let body: unknown
   try {
-    body = JSON.parse(msg.body.toString('utf8'))
+    body = parsePythonJson(msg.body.toString('utf8'))
   } catch {
     return {reason: 'undecodable reply: body is not valid JSON', contentType: msg.contentType}
   }

@@ -111,11 +111,12 @@ export function duration(totalSeconds: number): string {
 
 /** A duration in its largest unit, for table cells: `45s`, `9m`, `3h`, `2d`. */
 export function roughly(totalSeconds: number): string {
+  // Rounded to the nearest unit: a 600 s countdown read a moment later is still "in 10m".
   const s = Math.max(0, Math.round(totalSeconds))
   if (s < 60) return `${s}s`
-  if (s < 3600) return `${Math.floor(s / 60)}m`
-  if (s < 86_400) return `${Math.floor(s / 3600)}h`
-  return `${Math.floor(s / 86_400)}d`
+  if (Math.round(s / 60) < 60) return `${Math.round(s / 60)}m`
+  if (Math.round(s / 3600) < 24) return `${Math.round(s / 3600)}h`
+  return `${Math.round(s / 86_400)}d`
 }
 
 /** When a task started, relative to now: `12s ago`. */
@@ -254,12 +255,14 @@ const stats: Spec = {
       const s = payload as Obj
       const pool = isObj(s.pool) ? s.pool : {}
       const total = isObj(s.total) ? Object.values(s.total).reduce<number>((a, b) => a + (typeof b === 'number' ? b : 0), 0) : undefined
-      const size = pool['max-concurrency']
+      // Celery never updates max-concurrency: the processes running now say the size (prefork, solo).
+      const size = Array.isArray(pool.processes) && pool.processes.length > 0 ? pool.processes.length : pool['max-concurrency']
+      const auto = isObj(s.autoscaler) ? ` (auto ${str(s.autoscaler.min)}-${str(s.autoscaler.max)})` : ''
       return [
         node,
         str(s.pid),
         typeof s.uptime === 'number' ? duration(s.uptime) : str(s.uptime),
-        isObj(s.pool) ? `${poolKind(pool, s.pid)} ${size === undefined ? '?' : str(size)}` : '-',
+        isObj(s.pool) ? `${poolKind(pool, s.pid)} ${size === undefined ? '?' : str(size)}${auto}` : '-',
         total === undefined ? '-' : String(total),
         str(s.prefetch_count),
         isObj(s.rusage) ? kib(s.rusage.maxrss) : '-',

@@ -84,7 +84,7 @@ test('decodeReply: pickle, msgpack, yaml and binary encodings are refused, not r
 
 test('decodeReply: bodies that are not one {node: payload} object are undecodable, each with its reason', () => {
   const reason = (body: string | Buffer) => (decodeReply(msg(body)) as {reason: string}).reason
-  for (const body of ['{not json', '', '   ', '{"w@h": {"ok": "pong"}', "{'w@h': 'pong'}", 'NaN', Buffer.from([0xff, 0xfe, 0x00])]) {
+  for (const body of ['{not json', '', '   ', '{"w@h": {"ok": "pong"}', "{'w@h': 'pong'}", 'NaN x', Buffer.from([0xff, 0xfe, 0x00])]) {
     assert.equal(reason(body), 'undecodable reply: body is not valid JSON', JSON.stringify(String(body)))
   }
   for (const body of ['[{"w@h": {"ok": "pong"}}]', '[]', '"pong"', 'null', '42', 'true']) {

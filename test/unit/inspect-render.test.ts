@@ -186,7 +186,9 @@ test('duration and roughly: the units an operator reads', () => {
   assert.equal(duration(-5), '0s')
   assert.equal(roughly(45), '45s')
   assert.equal(roughly(540), '9m')
-  assert.equal(roughly(3 * 3600 + 3599), '3h')
+  assert.equal(roughly(3 * 3600 + 1799), '3h')
+  assert.equal(roughly(3 * 3600 + 1800), '4h')
+  assert.equal(roughly(599), '10m')
   assert.equal(roughly(2 * 86_400), '2d')
   assert.equal(roughly(-1), '0s')
 })
@@ -200,11 +202,11 @@ test('ago: how long since a task started, from epoch seconds', () => {
 })
 
 test('etaText: relative within the hour, UTC time and relative within the day, the date beyond', () => {
-  assert.equal(etaText('2026-11-21T06:32:52.148472+00:00', NOW), 'in 2m')
+  assert.equal(etaText('2026-11-21T06:32:52.148472+00:00', NOW), 'in 3m')
   assert.equal(etaText('2026-11-21T06:25:00+00:00', NOW), '5m late')
   assert.equal(etaText('2026-11-21T08:35:00+02:00', NOW), 'in 5m', 'offsets are honoured')
   assert.equal(etaText('2026-11-21T09:35:00+00:00', NOW), '09:35Z in 3h')
-  assert.equal(etaText('2026-11-21T01:00:00+00:00', NOW), '01:00Z 5h late')
+  assert.equal(etaText('2026-11-21T01:00:00+00:00', NOW), '01:00Z 6h late')
   assert.equal(etaText('2026-11-23T06:30:00.000001+00:00', NOW), '2026-11-23 06:30Z')
   assert.equal(etaText(null, NOW), '-')
   assert.equal(etaText(undefined, NOW), '-')
@@ -260,7 +262,7 @@ test('reserved: node, task id, task name, arguments', () => {
 test('scheduled: the task inside the request, and its ETA', () => {
   const out = inspectView(result('scheduled', {'probe1@vm': [scheduledItem]}), view, ctx)
   assert.deepEqual(parts(out).head, ['NODE', 'ID', 'TASK', 'ARGS', 'ETA'])
-  assert.deepEqual(mainRows(out), [['probe1@vm', SID, 'wfctl_tasks.add', '1, 2', 'in 2m']])
+  assert.deepEqual(mainRows(out), [['probe1@vm', SID, 'wfctl_tasks.add', '1, 2', 'in 3m']])
   assert.equal(inspectView(result('scheduled', {'probe1@vm': []}), view, ctx), 'no scheduled tasks (1 node)')
 })
 
@@ -388,7 +390,7 @@ const CASES: Case[] = [
   {
     method: 'scheduled', good: [scheduledItem], second: [{...scheduledItem, eta: '2026-11-21T06:25:00+00:00', request: {...scheduledItem.request, id: SID2}}],
     head: ['NODE', 'ID', 'TASK', 'ARGS', 'ETA'],
-    main: [['dup@h', SID, 'wfctl_tasks.add', '1, 2', 'in 2m'], ['dup@h', SID2, 'wfctl_tasks.add', '1, 2', '5m late'], ['ok@h', SID, 'wfctl_tasks.add', '1, 2', 'in 2m']],
+    main: [['dup@h', SID, 'wfctl_tasks.add', '1, 2', 'in 3m'], ['dup@h', SID2, 'wfctl_tasks.add', '1, 2', '5m late'], ['ok@h', SID, 'wfctl_tasks.add', '1, 2', 'in 3m']],
     wrong: ARRAY_WRONG,
   },
   {method: 'revoked', good: ['x2', 'x1'], second: ['x3'], head: ['NODE', 'REVOKED', 'IDS'], main: [['dup@h', '2', 'x2, x1'], ['dup@h', '1', 'x3'], ['ok@h', '2', 'x2, x1']], wrong: ARRAY_WRONG},
@@ -595,7 +597,7 @@ test('at 80 and 120 columns the whole task id stays readable; task names keep th
     const {r, ctx: c} = longCase('scheduled')
     const [row] = mainRows(inspectView(r, {color: false, columns}, c))
     assert.equal(row[1], SID)
-    assert.equal(row[4], 'in 2m')
+    assert.equal(row[4], 'in 3m')
   }
 })
 
