@@ -72,10 +72,11 @@ fleetSuite(
         assert.equal(run.code, 0, show(run))
         assert.deepEqual(json(run).duplicates, [a.node])
         assert.deepEqual(json(run).replies[a.node], {ok: 'pong'})
+        assert.deepEqual(json(run).duplicateReplies, {[a.node]: [{ok: 'pong'}, {ok: 'pong'}]})
         const table = await wf(env.main, ['control', 'ping', '-t', '1'])
         const rows = table.stdout.split('\n').filter((l) => l.startsWith(`${a.node} `))
-        assert.equal(rows.length, 1, table.stdout)
-        assert.match(rows[0], /duplicate name/)
+        assert.equal(rows.length, 2, table.stdout)
+        for (const row of rows) assert.match(row, /duplicate name/)
         assert.match(table.stdout, new RegExp(`duplicate node names: ${a.node.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`))
       } finally {
         await twin.stop()
