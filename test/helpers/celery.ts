@@ -19,6 +19,11 @@ export interface WorkerOptions {
   controlExchange?: string
   extraArgs?: string[]
   readyTimeoutMs?: number
+  /**
+   * Which of Celery's start-up extras to keep. By default all are off, so a worker is ready in
+   * about half a second; without heartbeats (and without -E) a worker has no event dispatcher.
+   */
+  keep?: {heartbeat?: boolean | number; gossip?: boolean; mingle?: boolean}
 }
 
 export interface Worker {
@@ -44,7 +49,10 @@ export async function startWorker(opts: WorkerOptions): Promise<Worker> {
   const node = `${name}@${hostname()}`
   const args = [
     '-m', 'celery', '-A', 'wfctl_tasks', 'worker', '-n', node, '-l', 'info',
-    '-P', opts.pool ?? 'solo', '--without-heartbeat', '--without-gossip', '--without-mingle',
+    '-P', opts.pool ?? 'solo',
+    ...(opts.keep?.heartbeat ? (typeof opts.keep.heartbeat === 'number' ? ['--heartbeat-interval', String(opts.keep.heartbeat)] : []) : ['--without-heartbeat']),
+    ...(opts.keep?.gossip ? [] : ['--without-gossip']),
+    ...(opts.keep?.mingle ? [] : ['--without-mingle']),
     ...(opts.concurrency ? ['-c', String(opts.concurrency)] : []),
     ...(opts.queues ? ['-Q', opts.queues.join(',')] : []),
     ...(opts.extraArgs ?? []),

@@ -10,13 +10,11 @@
 //   E  solo, heartbeats on and no -E: its event dispatcher sends only the "worker" group.
 // Each consumes its own queue only, so a task sent with --queue lands on that worker.
 import assert from 'node:assert/strict'
-import {spawn} from 'node:child_process'
-import {hostname} from 'node:os'
 import {after, before, describe, test} from 'node:test'
 
 import {token} from '../helpers/brokers.js'
-import {PYTHON, celery, startWorker, type Worker} from '../helpers/celery.js'
-import {ROOT, json, type CliOptions, type CliRun} from '../helpers/cli.js'
+import {celery, startWorker, type Worker} from '../helpers/celery.js'
+import {json, type CliOptions, type CliRun} from '../helpers/cli.js'
 import {settle} from '../helpers/spy.js'
 import {activeQueues, poll, show, sleep, stopAll, wf as wfOnce, type Namespace} from './support.js'
 
@@ -66,51 +64,6 @@ const WIDE = {env: {COLUMNS: '250'}}
 
 type Stats = {pid: number; prefetch_count: number; pool: {'max-concurrency': number; processes: number[]}; autoscaler?: {max: number; min: number; current: number}; total: Record<string, number>; [k: string]: unknown}
 
-/**
- * Starts a worker as startWorker does, but with heartbeats on (startWorker always passes
- * --without-heartbeat, which leaves a worker without -E with no event dispatcher at all).
- */
-async function startHeartbeatWorker(opts: {broker: string; keyPrefix?: string; name: string; queues: string[]}): Promise<Worker> {
-  const node = `${opts.name}@${hostname()}`
-  const args = ['-m', 'celery', '-A', 'wfctl_tasks', 'worker', '-n', node, '-l', 'info', '-P', 'solo', '--without-gossip', '--without-mingle', '-Q', opts.queues.join(',')]
-  const env: NodeJS.ProcessEnv = {...process.env, WFCTL_TEST_BROKER: opts.broker, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1'}
-  if (opts.keyPrefix) env.WFCTL_TEST_KEY_PREFIX = opts.keyPrefix
-  const child = spawn(PYTHON, args, {cwd: `${ROOT}test/interop/fixtures`, env, stdio: ['ignore', 'pipe', 'pipe']})
-  let output = ''
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
-  const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker ${node} not ready in time:\n${output}`)), 30_000)
-    const onData = (d: Buffer) => {
-      output += d
-      if (output.includes(`${node} ready.`)) {
-        clearTimeout(timer)
-        resolve()
-      }
-    }
-    child.stdout.on('data', onData)
-    child.stderr.on('data', onData)
-    child.on('error', reject)
-    void exited.then((code) => {
-      clearTimeout(timer)
-      reject(new Error(`worker ${node} exited with ${code} before it was ready:\n${output}`))
-    })
-  })
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return
-    child.kill('SIGTERM')
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
-    await exited
-    clearTimeout(timer)
-  }
-  try {
-    await ready
-  } catch (error) {
-    child.kill('SIGKILL')
-    throw error
-  }
-  return {node, process: child, exited, log: () => output, stop}
-}
-
 export function commandsSuite(name: string, open: () => Promise<CommandsEnv>): void {
   describe(`${name}: every control and inspect command, and call, against real Celery workers`, {timeout: 300_000}, () => {
     let env: CommandsEnv
@@ -129,7 +82,7 @@ export function commandsSuite(name: string, open: () => Promise<CommandsEnv>): v
       const started = await Promise.allSettled([
         startWorker({...env.worker, name: names.p, pool: 'prefork', concurrency: 2, queues: [queues.p]}),
         startWorker({...env.worker, name: names.a, pool: 'prefork', queues: [queues.a], extraArgs: ['--autoscale', '3,1', '-E', 'worker_pool_restarts=True']}),
-        startHeartbeatWorker({...env.worker, name: names.e, queues: [queues.e]}),
+        startWorker({...env.worker, name: names.e, queues: [queues.e], keep: {heartbeat: true}}),
       ])
       const workers = started.map((s) => (s.status === 'fulfilled' ? s.value : undefined))
       ;[P, A, E] = workers as Worker[]
