@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // Runs the test tiers with node's test runner (TypeScript through tsx). Usage:
-//   node scripts/run-tests.mjs [unit|commands|integration|e2e|interop ...]   (default: every tier)
+//   node scripts/run-tests.mjs [unit|commands|integration|e2e|agent|interop ...]   (default: every tier)
 import {spawnSync} from 'node:child_process'
 import {readdirSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 
 const tiers = process.argv.slice(2)
-const roots = (tiers.length > 0 ? tiers : ['unit', 'commands', 'integration', 'e2e', 'interop']).map((t) => join('test', t))
+const roots = (tiers.length > 0 ? tiers : ['unit', 'commands', 'integration', 'e2e', 'agent', 'interop']).map((t) => join('test', t))
 
 function find(dir) {
   return readdirSync(dir).flatMap((name) => {

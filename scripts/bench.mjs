@@ -1,0 +1,195 @@
+#!/usr/bin/env node
+// npm run bench: wfctl against the `celery` CLI on the same workers, in one run, with the ratios.
+// It reports; it never fails on a goal. Needs what `npm test` needs (Redis, python3-celery) and owns
+// Redis DB 15 while it runs (BENCH_DB to change it). BENCH_RUNS sets the runs per measurement (5).
+import {spawn, spawnSync} from 'node:child_process'
+import {hostname} from 'node:os'
+import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
+const BIN = join(ROOT, 'bin', 'run.js')
+const PYTHON = process.env.WFCTL_TEST_PYTHON ?? '/usr/bin/python3'
+const FIXTURES = join(ROOT, 'test', 'interop', 'fixtures')
+const DB = Number(process.env.BENCH_DB ?? 15)
+const RUNS = Number(process.env.BENCH_RUNS ?? 5)
+const URL = `redis://127.0.0.1:6379/${DB}`
+const HOST = hostname()
+const MiB = 1024 * 1024
+
+// Runs a command under Python's getrusage(RUSAGE_CHILDREN): wall time, CPU time and peak RSS of
+// exactly that process tree, measured the same way for wfctl and for celery.
+const MEASURE = `
+import json, resource, subprocess, sys, time
+t = time.perf_counter()
+p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+wall = time.perf_counter() - t
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"wall": wall, "cpu": r.ru_utime + r.ru_stime, "rss": r.ru_maxrss * 1024, "code": p.returncode,
+                  "stdout": p.stdout.decode("utf-8", "replace"), "stderr": p.stderr.decode("utf-8", "replace")[-2000:]}))
+`
+
+function measure(argv) {
+  const r = spawnSync(PYTHON, ['-c', MEASURE, ...argv], {cwd: FIXTURES, encoding: 'utf8', maxBuffer: 64 * MiB, env: {...process.env, NO_COLOR: '1'}})
+  if (r.status !== 0) throw new Error(`measuring ${argv.join(' ')} failed: ${r.stderr}`)
+  return JSON.parse(r.stdout)
+}
+
+const wfctl = (...args) => [process.execPath, BIN, ...args, '-b', URL]
+const celery = (...args) => [PYTHON, '-m', 'celery', '-b', URL, ...args]
+
+/** How many nodes an answer names: wfctl --json's replies, or celery's "->  node: OK" lines. */
+function repliesOf(run, tool) {
+  if (tool === 'wfctl') {
+    try {
+      return Object.keys(JSON.parse(run.stdout).replies).length
+    } catch {
+      return 0
+    }
+  }
+  return (run.stdout.match(/^->\s+\S+: OK/gm) ?? []).length
+}
+
+function median(values) {
+  const s = [...values].sort((a, b) => a - b)
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+}
+
+/** Runs both tools RUNS times, interleaved so that both see the same machine; medians. */
+function compare(name, wf, ce, expectReplies, runs = RUNS) {
+  const results = {wfctl: [], celery: []}
+  measure(wf) // warm-up: file system caches, broker connections
+  measure(ce)
+  for (let i = 0; i < runs; i++) {
+    for (const [tool, argv] of [['wfctl', wf], ['celery', ce]]) {
+      const run = measure(argv)
+      results[tool].push({...run, replies: repliesOf(run, tool)})
+    }
+  }
+  const summary = (tool) => ({
+    wall: median(results[tool].map((r) => r.wall)),
+    cpu: median(results[tool].map((r) => r.cpu)),
+    rss: Math.max(...results[tool].map((r) => r.rss)),
+    replies: Math.min(...results[tool].map((r) => r.replies)),
+    codes: [...new Set(results[tool].map((r) => r.code))],
+  })
+  const row = {name, expectReplies, wfctl: summary('wfctl'), celery: summary('celery')}
+  process.stderr.write(`  ${name}: wfctl ${row.wfctl.wall.toFixed(3)} s, celery ${row.celery.wall.toFixed(3)} s\n`)
+  return row
+}
+
+function startProcess(argv, readyPattern, timeoutMs = 60_000) {
+  const child = spawn(argv[0], argv.slice(1), {cwd: FIXTURES, env: {...process.env, WFCTL_TEST_BROKER: URL, PYTHONDONTWRITEBYTECODE: '1'}, stdio: ['ignore', 'pipe', 'pipe']})
+  let output = ''
+  const ready = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not ready in time: ${argv.join(' ')}\n${output}`)), timeoutMs)
+    const onData = (d) => {
+      output += d
+      if (readyPattern.test(output)) {
+        clearTimeout(timer)
+        resolve()
+      }
+    }
+    child.stdout.on('data', onData)
+    child.stderr.on('data', onData)
+    child.on('exit', (code) => reject(new Error(`exited with ${code}: ${argv.join(' ')}\n${output}`)))
+  })
+  const stop = () =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve()
+      child.once('exit', () => resolve())
+      child.kill('SIGTERM')
+      setTimeout(() => child.kill('SIGKILL'), 15_000).unref()
+    })
+  return {child, ready, stop}
+}
+
+/** Peak RSS of a running process (VmHWM), for the simulated fleet's own footprint. */
+function peakRss(pid) {
+  const r = spawnSync('cat', [`/proc/${pid}/status`], {encoding: 'utf8'})
+  const m = /VmHWM:\s+(\d+) kB/.exec(r.stdout ?? '')
+  return m ? Number(m[1]) * 1024 : NaN
+}
+
+const fmt = {
+  s: (v) => `${v.toFixed(3)} s`,
+  mib: (v) => `${(v / MiB).toFixed(0)} MiB`,
+  x: (v) => `${v.toFixed(2)}x`,
+}
+
+async function main() {
+  const dbsize = spawnSync('redis-cli', ['-n', String(DB), 'DBSIZE'], {encoding: 'utf8'})
+  if (dbsize.status !== 0) throw new Error(`no Redis on 127.0.0.1:6379: ${dbsize.stderr}`)
+  if (Number(dbsize.stdout.trim()) !== 0) throw new Error(`Redis DB ${DB} is not empty: the benchmark needs it to itself (set BENCH_DB)`)
+  const rows = []
+  const workers = ['bench1', 'bench2', 'bench3'].map((n) =>
+    startProcess([PYTHON, '-m', 'celery', '-A', 'wfctl_tasks', 'worker', '-n', `${n}@${HOST}`, '-P', 'solo', '--without-heartbeat', '--without-gossip', '--without-mingle', '-l', 'warning'], /ready\./, 60_000),
+  )
+  // Celery logs "ready." at info level only: wait for the nodes to answer instead.
+  await Promise.race([Promise.all(workers.map((w) => w.ready)), waitForNodes(3)])
+  let sims = []
+  try {
+    process.stderr.write(`benchmark: ${RUNS} runs per measurement, medians; Redis DB ${DB}\n`)
+    rows.push(compare('fleet-wide ping, 3 real workers (--expect 3 vs celery inspect ping)', wfctl('control', 'ping', '--expect', '3', '--json'), celery('inspect', 'ping'), 3))
+    rows.push(compare('targeted ping, 1 of 3 real workers (-d)', wfctl('control', 'ping', '-d', `bench2@${HOST}`, '--json'), celery('inspect', 'ping', '-d', `bench2@${HOST}`), 1))
+    await Promise.all(workers.map((w) => w.stop()))
+    for (const n of [1000, 10000]) {
+      const sim = startProcess([process.execPath, BIN, 'simulate', '--workers', String(n), '--name-prefix', 'sim', '--hostname', 'bench', '--heartbeat', '3600', '-b', URL], /simulated workers/, 120_000)
+      sims.push(sim)
+      await sim.ready
+      const runs = n >= 10000 ? Math.max(3, Math.min(RUNS, 3)) : RUNS
+      const row = compare(`ping across ${n.toLocaleString('en')} simulated workers`, wfctl('control', 'ping', '--expect', String(n), '-t', '20', '--json'), celery('inspect', 'ping', '-t', '1'), n, runs)
+      row.simulatorRss = peakRss(sim.child.pid)
+      rows.push(row)
+      await sim.stop()
+    }
+  } finally {
+    await Promise.all([...workers, ...sims].map((w) => w.stop()))
+  }
+  report(rows)
+}
+
+async function waitForNodes(n) {
+  const end = Date.now() + 60_000
+  while (Date.now() < end) {
+    const run = spawnSync(process.execPath, [BIN, 'control', 'ping', '--expect', String(n), '-t', '2', '--json', '-b', URL], {encoding: 'utf8'})
+    if (run.status === 0) return
+    await new Promise((r) => setTimeout(r, 500))
+  }
+  throw new Error(`${n} workers did not come up`)
+}
+
+const GOALS = {
+  'fleet-wide': {wall: 0.25},
+  targeted: {wall: 0.8},
+  '10,000': {wall: 0.5, absolute: 2, rss: 150 * MiB},
+}
+
+function report(rows) {
+  const lines = []
+  lines.push('')
+  lines.push('| scenario | tool | wall (median) | CPU (median) | peak RSS | replies | ratio wfctl/celery (wall, CPU, RSS) | goal |')
+  lines.push('|---|---|---|---|---|---|---|---|')
+  for (const row of rows) {
+    const key = Object.keys(GOALS).find((k) => row.name.includes(k))
+    const goal = key ? GOALS[key] : undefined
+    const ratio = {wall: row.wfctl.wall / row.celery.wall, cpu: row.wfctl.cpu / row.celery.cpu, rss: row.wfctl.rss / row.celery.rss}
+    const checks = []
+    if (goal?.wall !== undefined) checks.push(`wall ≤ ${goal.wall}x: ${ratio.wall <= goal.wall ? 'met' : 'MISSED'}`)
+    if (goal?.absolute !== undefined) checks.push(`≤ ${goal.absolute} s: ${row.wfctl.wall <= goal.absolute ? 'met' : 'MISSED'}`)
+    if (goal?.rss !== undefined) checks.push(`RSS < ${fmt.mib(goal.rss)}: ${row.wfctl.rss < goal.rss ? 'met' : 'MISSED'}`)
+    if (row.wfctl.replies < row.expectReplies) checks.push(`wfctl got ${row.wfctl.replies} of ${row.expectReplies} replies`)
+    lines.push(`| ${row.name} | wfctl | ${fmt.s(row.wfctl.wall)} | ${fmt.s(row.wfctl.cpu)} | ${fmt.mib(row.wfctl.rss)} | ${row.wfctl.replies} | ${fmt.x(ratio.wall)}, ${fmt.x(ratio.cpu)}, ${fmt.x(ratio.rss)} | ${checks.join('; ') || '-'} |`)
+    lines.push(`|  | celery | ${fmt.s(row.celery.wall)} | ${fmt.s(row.celery.cpu)} | ${fmt.mib(row.celery.rss)} | ${row.celery.replies} |  |  |`)
+  }
+  const sims = rows.filter((r) => r.simulatorRss)
+  lines.push('')
+  for (const row of sims) lines.push(`simulator process (${row.name.replace('ping across ', '')}): peak RSS ${fmt.mib(row.simulatorRss)}`)
+  lines.push(`node ${process.version}, celery ${spawnSync(PYTHON, ['-m', 'celery', '--version'], {encoding: 'utf8'}).stdout.trim()}, ${RUNS} runs per measurement (3 at 10,000)`)
+  process.stdout.write(`${lines.join('\n')}\n`)
+}
+
+main().catch((error) => {
+  process.stderr.write(`benchmark failed: ${error.stack ?? error}\n`)
+  process.exit(1)
+})

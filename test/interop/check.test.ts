@@ -1,0 +1,154 @@
+// `wfctl check` against real Celery workers, on Redis and on RabbitMQ: every state of contract §9,
+// as a monitor reads it (exit code, Nagios line, Prometheus textfile).
+import assert from 'node:assert/strict'
+import {mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {after, before, describe, test} from 'node:test'
+
+import {createVhost, rabbitReplyQueues, redisClient, redisLeftovers, redisUrl, token} from '../helpers/brokers.js'
+import {startWorker, type Worker} from '../helpers/celery.js'
+import {json, runWfctl} from '../helpers/cli.js'
+import {deleteKeysWithPrefix, poll, show, stopAll, wf, type Namespace} from './support.js'
+
+const DB = 6
+
+interface Broker {
+  label: string
+  worker: {broker: string; keyPrefix?: string}
+  ns: Namespace
+  close: () => Promise<void>
+}
+
+async function redisBroker(): Promise<Broker> {
+  const prefix = `wfctl-check-${token()}:`
+  const redis = redisClient(DB)
+  return {
+    label: 'Redis',
+    worker: {broker: redisUrl(DB), keyPrefix: prefix},
+    ns: {label: `Redis DB ${DB}`, flags: ['-b', redisUrl(DB), '--redis-key-prefix', prefix], leftovers: () => redisLeftovers(redis, prefix)},
+    close: async () => {
+      await deleteKeysWithPrefix(redis, prefix)
+      redis.disconnect()
+    },
+  }
+}
+
+async function amqpBroker(): Promise<Broker> {
+  const vhost = await createVhost('wfctl-check')
+  return {
+    label: 'RabbitMQ',
+    worker: {broker: vhost.url},
+    ns: {label: `vhost ${vhost.name}`, flags: ['-b', vhost.url], leftovers: () => rabbitReplyQueues(vhost.name)},
+    close: () => vhost.remove(),
+  }
+}
+
+for (const open of [redisBroker, amqpBroker]) {
+  describe(`wfctl check against real workers (${open === redisBroker ? 'Redis' : 'RabbitMQ'})`, {timeout: 180_000}, () => {
+    let b: Broker
+    let w1: Worker
+    let w2: Worker
+    const tok = token()
+    const queue = `wfq${tok}`
+    let dir: string
+
+    before(async () => {
+      b = await open()
+      dir = mkdtempSync(join(tmpdir(), 'wfctl-check-'))
+      const started = await Promise.allSettled([
+        startWorker({...b.worker, name: `c1${tok}`, queues: ['celery', queue]}),
+        startWorker({...b.worker, name: `c2${tok}`, queues: ['celery']}),
+      ])
+      ;[w1, w2] = started.map((s) => (s.status === 'fulfilled' ? s.value : undefined)) as Worker[]
+      const failed = started.find((s) => s.status === 'rejected') as PromiseRejectedResult | undefined
+      if (failed) throw failed.reason
+    })
+    after(async () => {
+      await stopAll([w1, w2])
+      rmSync(dir, {recursive: true, force: true})
+      await b?.close()
+    })
+
+    test('a healthy fleet is OK (exit 0) in every format, and returns as soon as the expected nodes answered', async () => {
+      const expect = `${w1.node},${w2.node}`
+      const text = await wf(b.ns, ['check', '--expect', expect, '--queue', queue, '--queue', 'celery', '-t', '5'])
+      assert.equal(text.code, 0, show(text))
+      assert.match(text.stdout, /^OK: 2\/2 workers, queues \S+ consumed$/m)
+      assert.ok(text.ms < 4000, `returned after ${Math.round(text.ms)} ms, not at the 5 s timeout`)
+      const nagios = await wf(b.ns, ['check', '--expect', expect, '--queue', queue, '--format', 'nagios', '-t', '5'])
+      assert.equal(nagios.code, 0, show(nagios))
+      assert.match(nagios.stdout, new RegExp(`^WFCTL OK - 2/2 workers, queues ${queue} consumed \\| workers=2;2:;1:;0 missing=0;;;0 idle=0;;;0 time=[\\d.]+s\\n$`))
+      const out = json(await wf(b.ns, ['check', '--expect', expect, '--json', '-t', '5']))
+      assert.equal(out.status, 'OK')
+      assert.deepEqual(out.nodes[w1.node].sort(), ['celery', queue].sort())
+    })
+
+    test('a silent expected worker is WARNING (exit 1)', async () => {
+      const ghost = `ghost${tok}@nowhere`
+      const run = await wf(b.ns, ['check', '--expect', `${w1.node},${w2.node},${ghost}`, '--format', 'nagios', '-t', '1'])
+      assert.equal(run.code, 1, show(run))
+      assert.match(run.stdout, new RegExp(`^WFCTL WARNING - 2/3 workers, missing: ${ghost} \\|`))
+    })
+
+    test('a required queue with no consumer is CRITICAL (exit 2), and so is fewer than --min-nodes', async () => {
+      const noConsumer = await wf(b.ns, ['check', '--expect', '2', '--queue', `nobody${tok}`, '--format', 'nagios', '-t', '5'])
+      assert.equal(noConsumer.code, 2, show(noConsumer))
+      assert.match(noConsumer.stdout, new RegExp(`^WFCTL CRITICAL - 2/2 workers, queue nobody${tok} has no consumer`))
+      const few = await wf(b.ns, ['check', '-d', w1.node, '--min-nodes', '2', '--format', 'nagios', '-t', '5'])
+      assert.equal(few.code, 2, show(few))
+      assert.match(few.stdout, /only 1 of at least 2 workers replied/)
+    })
+
+    test('a dead broker is UNKNOWN (exit 3), in the format asked for; misuse too', async () => {
+      const dead = await runWfctl(['check', '-b', 'redis://127.0.0.1:1/0', '--format', 'nagios', '--connect-timeout', '1'])
+      assert.equal(dead.code, 3, show(dead))
+      assert.match(dead.stdout, /^WFCTL UNKNOWN - cannot connect to redis:\/\/127\.0\.0\.1:1\/0/)
+      const deadAmqp = await runWfctl(['check', '-b', 'amqp://guest:guest@127.0.0.1:1//', '--format', 'prometheus', '--connect-timeout', '1'])
+      assert.equal(deadAmqp.code, 3, show(deadAmqp))
+      assert.match(deadAmqp.stdout, /^wfctl_check_status 3$/m)
+      const misuse = await wf(b.ns, ['check', '--min-nodes', 'many', '--json'])
+      assert.equal(misuse.code, 3, show(misuse))
+      assert.equal(json(misuse).status, 'UNKNOWN')
+      assert.match(json(misuse).summary, /--min-nodes must be a positive integer/)
+    })
+
+    test('the textfile is written whole (temporary file, then rename) with every metric, and nothing else is left in its directory', async () => {
+      const file = join(dir, 'wfctl.prom')
+      const run = await wf(b.ns, ['check', '--expect', `${w1.node},${w2.node}`, '--queue', queue, '--textfile', file, '--format', 'nagios', '-t', '5'])
+      assert.equal(run.code, 0, show(run))
+      const text = readFileSync(file, 'utf8')
+      assert.match(text, /^wfctl_check_status 0$/m)
+      assert.match(text, /^wfctl_workers_replied 2$/m)
+      assert.match(text, new RegExp(`^wfctl_worker_up\\{node="${w1.node}"\\} 1$`, 'm'))
+      assert.match(text, new RegExp(`^wfctl_queue_consumers\\{queue="${queue}"\\} 1$`, 'm'))
+      assert.deepEqual(readdirSync(dir), ['wfctl.prom'])
+    })
+
+    test('a worker whose consumers were cancelled answers ping but is flagged: WARNING, "consumes no queue"', async () => {
+      const cancel = async (q: string) => {
+        const run = await wf(b.ns, ['control', 'cancel-consumer', q, '-d', w2.node, '-t', '5'])
+        assert.equal(run.code, 0, show(run))
+      }
+      await cancel('celery')
+      // Celery applies the cancel after replying: wait until active_queues shows it.
+      const idle = await poll(
+        async () => json(await wf(b.ns, ['check', '--expect', `${w1.node},${w2.node}`, '--json', '-t', '5'])),
+        (out) => out.idle.length > 0,
+        10_000,
+      )
+      assert.equal(idle.status, 'WARNING', JSON.stringify(idle))
+      assert.deepEqual(idle.idle, [w2.node])
+      const ping = await wf(b.ns, ['control', 'ping', '-d', w2.node, '-t', '5'])
+      assert.equal(ping.code, 0, `ping alone says all is well: ${show(ping)}`)
+      const nagios = await wf(b.ns, ['check', '--expect', `${w1.node},${w2.node}`, '--format', 'nagios', '-t', '5'])
+      assert.equal(nagios.code, 1, show(nagios))
+      assert.match(nagios.stdout, new RegExp(`${w2.node} consumes no queue`))
+      assert.match(nagios.stdout, /idle=1;;;0/)
+      const added = await wf(b.ns, ['control', 'add-consumer', 'celery', '-d', w2.node, '-t', '5'])
+      assert.equal(added.code, 0, show(added))
+      const healed = await poll(async () => json(await wf(b.ns, ['check', '--expect', `${w1.node},${w2.node}`, '--json', '-t', '5'])), (out) => out.status === 'OK', 10_000)
+      assert.equal(healed.status, 'OK', JSON.stringify(healed))
+    })
+  })
+}
