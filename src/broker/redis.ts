@@ -1,8 +1,8 @@
 import {randomUUID} from 'node:crypto'
-import type {Redis as RedisClient, RedisOptions} from 'ioredis'
 
 import {assertSafeEnvelope, decodeEnvelope, encodeEnvelope} from '../protocol/envelope.js'
 import type {ReceivedMessage, WireMessage} from '../protocol/message.js'
+import {RespConnection, RespError, type Reply, type RespOptions} from './resp.js'
 import {brokerFailure, withDeadline, type Inbox, type PublishResult, type Transport, type TransportOptions} from './transport.js'
 
 /** kombu's field separator inside binding members and priority queue names (protocol §5.1). */
@@ -31,72 +31,54 @@ export class RedisTransport implements Transport {
   readonly kind = 'redis'
   readonly requestAddress: string
   private readonly names: ReturnType<typeof redisNames>
-  private cmd?: RedisClient
-  private pending?: RedisClient
+  private cmd?: RespConnection
   private closed = false
-  private readonly extra: RedisClient[] = []
+  /** Every connection made, so that close() and interrupts can end them all, even mid-connect. */
+  private readonly connections = new Set<RespConnection>()
 
   constructor(private readonly opts: TransportOptions) {
     this.names = redisNames(opts.url.db, opts.namespace.controlExchange, opts.namespace.redisKeyPrefix)
     this.requestAddress = `channel ${this.names.requestChannel}`
   }
 
-  /** Connects a client within the connect timeout; the failure names the cause (refused, auth...). */
-  private async open(client: RedisClient): Promise<RedisClient> {
+  private get options(): RespOptions {
     const {url, connectTimeoutMs} = this.opts
-    // ioredis rejects connect() with a bare "Connection is closed."; the cause comes as an event.
-    let cause: Error | undefined
-    client.on('error', (error: Error) => {
-      cause ??= error
-    })
-    try {
-      await withDeadline(client.connect(), connectTimeoutMs, `cannot connect to ${url.masked}`, () => {
-        // A broker that accepted and never answered would not answer a polite close either.
-        const stream = (client as unknown as {stream?: {destroy(): void}}).stream
-        client.disconnect()
-        stream?.destroy()
-      })
-    } catch (error) {
-      if (client.status !== 'end') client.disconnect()
-      throw brokerFailure(url, cause ?? error, 'cannot connect to')
-    }
-    return client
-  }
-
-  async connect(): Promise<void> {
-    const {Redis} = await import('ioredis')
-    const {url, connectTimeoutMs} = this.opts
-    const options: RedisOptions = {
+    return {
       host: url.host,
       port: url.port,
+      tls: url.tls ? {servername: url.host, rejectUnauthorized: url.verifyCertificate} : undefined,
       username: url.username,
       password: url.password,
       db: url.db,
-      tls: url.tls ? {servername: url.host, rejectUnauthorized: url.verifyCertificate} : undefined,
-      connectionName: 'wfctl',
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      enableReadyCheck: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-      reconnectOnError: () => false,
-      autoResubscribe: false,
-      connectTimeout: connectTimeoutMs,
+      name: 'wfctl',
       // A broker that stops answering after connecting must not hang a command either.
-      commandTimeout: connectTimeoutMs,
-      // How long a closing socket may linger before it is destroyed (ioredis' default keeps a
-      // failed probe alive for 2 s after its answer is known).
-      disconnectTimeout: 50,
+      commandTimeoutMs: connectTimeoutMs,
     }
-    const client = new Redis(options)
-    this.pending = client
-    this.cmd = await this.open(client)
-    this.pending = undefined
-    // Closed while connecting (an interrupt): do not keep a connection nobody will close.
-    if (this.closed) await this.close()
   }
 
-  private get command(): RedisClient {
+  /** Connects within the connect timeout; the failure names the cause (refused, auth...). */
+  private async open(over: Partial<RespOptions> = {}): Promise<RespConnection> {
+    const {url, connectTimeoutMs} = this.opts
+    let connection: RespConnection | undefined
+    const opening = RespConnection.open({...this.options, ...over}, (c) => {
+      connection = c
+      this.connections.add(c)
+    })
+    try {
+      const ready = await withDeadline(opening, connectTimeoutMs, `cannot connect to ${url.masked}`, () => connection?.destroy())
+      if (this.closed) ready.destroy()
+      return ready
+    } catch (error) {
+      connection?.destroy()
+      throw brokerFailure(url, error, 'cannot connect to')
+    }
+  }
+
+  async connect(): Promise<void> {
+    this.cmd = await this.open()
+  }
+
+  private get command(): RespConnection {
     if (!this.cmd) throw new Error('redis transport used before connect()')
     return this.cmd
   }
@@ -106,25 +88,23 @@ export class RedisTransport implements Transport {
     const oid = randomUUID()
     const member = this.names.replyMember(oid)
     const keys = this.names.queueKeys(this.names.replyQueue(oid))
-    // BRPOP blocks by design: the call's own deadline bounds it, not a command timeout.
-    const blocking = cmd.duplicate({commandTimeout: undefined})
-    this.extra.push(blocking)
     const failure = (error: unknown) => brokerFailure(this.opts.url, error, 'lost the connection to')
+    let blocking: RespConnection | undefined
 
     let closed = false
     const close = async (opts?: {repliesInFlight?: boolean}) => {
       if (closed) return
       closed = true
-      blocking.disconnect()
+      blocking?.destroy()
       // Remove the route first, so no worker can push to the lists once they are deleted. A worker
       // that read the members just before (kombu: SMEMBERS, then LPUSH) may still push one reply:
       // when replies are outstanding, delete the lists once more after it had time to land.
-      const cleanUp = async (client: RedisClient) => {
-        const bounded = (work: Promise<unknown>) => withDeadline(work, this.opts.connectTimeoutMs, `cannot clean up on ${this.opts.url.masked}`, () => client.disconnect())
-        await bounded(client.multi().srem(this.names.replyBindingKey, member).del(...keys).exec())
+      const cleanUp = async (client: RespConnection) => {
+        const bounded = (work: Promise<unknown>) => withDeadline(work, this.opts.connectTimeoutMs, `cannot clean up on ${this.opts.url.masked}`, () => client.destroy())
+        await bounded(client.transaction([['SREM', this.names.replyBindingKey, member], ['DEL', ...keys]]))
         if (!opts?.repliesInFlight) return
         await new Promise((resolve) => setTimeout(resolve, STRAGGLER_GRACE_MS))
-        await bounded(client.del(...keys))
+        await bounded(client.call('DEL', ...keys))
       }
       try {
         if (cmd.status === 'ready') return void (await cleanUp(cmd))
@@ -132,45 +112,48 @@ export class RedisTransport implements Transport {
         // The connection went down under us: fall through to a fresh one.
       }
       // The connection was lost mid-call: a fresh one removes the route, or it would stay forever.
-      const fresh = await this.open(cmd.duplicate())
+      const fresh = await this.open()
       try {
         await cleanUp(fresh)
       } finally {
-        fresh.disconnect()
+        fresh.destroy()
       }
     }
 
     try {
       // The member must exist before the request is published, or replies are dropped (protocol §5.4).
+      // BRPOP blocks by design: the call's own deadline bounds it, not a command timeout.
       // Cleanup runs whatever happened here: SREM and DEL of what was never created are harmless.
-      await Promise.all([this.open(blocking), cmd.sadd(this.names.replyBindingKey, member)])
+      ;[blocking] = await Promise.all([this.open({commandTimeoutMs: undefined}), cmd.call('SADD', this.names.replyBindingKey, member)])
     } catch (error) {
       await close().catch(() => {})
       throw failure(error)
     }
+    const inbox = blocking
 
     let canDrain = true
     const receive = async () => {
       while (!closed) {
-        let first: [string, string] | null
+        let first: Reply
         try {
-          first = await blocking.brpop(...keys, 0)
+          first = await inbox.call('BRPOP', ...keys, 0)
         } catch (error) {
           if (!closed) onFailure(failure(error))
           return
         }
-        if (!first) continue
+        if (!Array.isArray(first) || typeof first[1] !== 'string') continue
         const raw = [first[1]]
         while (canDrain && !closed) {
-          let more: string[] | null
+          let more: Reply
           try {
-            more = await blocking.rpop(keys[0], DRAIN_BATCH)
-          } catch {
+            more = await inbox.call('RPOP', keys[0], DRAIN_BATCH)
+          } catch (error) {
+            if (!(error instanceof RespError)) break
             canDrain = false // Redis < 6.2 has no RPOP count: one reply per BRPOP still works.
             break
           }
-          if (!more || more.length === 0) break
-          raw.push(...more)
+          if (!Array.isArray(more) || more.length === 0) break
+          for (const entry of more) if (typeof entry === 'string') raw.push(entry)
           if (more.length < DRAIN_BATCH) break
         }
         const now = performance.now()
@@ -188,8 +171,8 @@ export class RedisTransport implements Transport {
     const envelope = encodeEnvelope(message, `${this.opts.namespace.controlExchange}.pidbox`, '')
     assertSafeEnvelope(envelope)
     try {
-      const listeners = await this.command.publish(this.names.requestChannel, JSON.stringify(envelope))
-      return {listeners}
+      const listeners = await this.command.call('PUBLISH', this.names.requestChannel, JSON.stringify(envelope))
+      return typeof listeners === 'number' ? {listeners} : {}
     } catch (error) {
       throw brokerFailure(this.opts.url, error, 'cannot publish to')
     }
@@ -197,11 +180,9 @@ export class RedisTransport implements Transport {
 
   async close(): Promise<void> {
     this.closed = true
-    this.pending?.disconnect()
-    for (const client of this.extra) client.disconnect()
     const cmd = this.cmd
     this.cmd = undefined
-    if (!cmd) return
-    await withDeadline(cmd.quit(), this.opts.connectTimeoutMs, 'quit', () => cmd.disconnect()).catch(() => cmd.disconnect())
+    for (const c of this.connections) if (c !== cmd) c.destroy()
+    if (cmd) await cmd.quit(this.opts.connectTimeoutMs)
   }
 }

@@ -8,7 +8,7 @@ export interface SessionOptions {
   connectTimeoutMs: number
 }
 
-/** Loads only the client library the URL needs: amqplib never loads for Redis, nor ioredis for AMQP. */
+/** Loads only what the URL needs: amqplib never loads for Redis (wfctl speaks RESP itself, src/broker/resp.ts). */
 export async function createTransport(opts: SessionOptions): Promise<Transport> {
   if (opts.url.kind === 'redis') {
     const {RedisTransport} = await import('../broker/redis.js')

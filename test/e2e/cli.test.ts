@@ -284,9 +284,10 @@ describe('start-up loads only what the command needs', () => {
     return JSON.parse(readFileSync(report, 'utf8'))
   }
 
-  test('a Redis URL never loads amqplib, an AMQP URL never loads ioredis, --json loads no table', () => {
-    assert.deepEqual(loadedBy(['control', 'ping', '-t', '0.2', '--json', ...R]), ['ioredis'])
+  test('a Redis URL loads no client library (wfctl speaks RESP itself), an AMQP URL only amqplib, --json no table', () => {
+    assert.deepEqual(loadedBy(['control', 'ping', '-t', '0.2', '--json', ...R]), [])
     assert.deepEqual(loadedBy(['control', 'ping', '-t', '0.2', '--json', '-b', 'amqp://guest:guest@127.0.0.1:5672//']), ['amqplib'])
-    assert.deepEqual(loadedBy(['control', 'ping', '-t', '0.2', ...R]), ['cli-table3', 'ioredis'])
+    assert.deepEqual(loadedBy(['control', 'ping', '-t', '0.2', ...R]), ['cli-table3'])
+    assert.deepEqual(loadedBy(['check', '-t', '0.2', '--format', 'nagios', ...R]), [])
   })
 })

@@ -1,0 +1,140 @@
+// The RESP client against a scripted server on loopback: replies of every type, split at every
+// byte boundary, error replies, the handshake, timeouts and a server that hangs up.
+import assert from 'node:assert/strict'
+import {createServer, type AddressInfo, type Server, type Socket} from 'node:net'
+import {after, before, test} from 'node:test'
+
+import {RespConnection, RespError} from '../../src/broker/resp.ts'
+
+/** Answers each command (a RESP array) from `script`, writing the answer one byte at a time. */
+let server: Server
+let port = 0
+const seen: string[][] = []
+const sockets = new Set<Socket>()
+let script: (args: string[]) => string | undefined = () => '+OK\r\n'
+
+function commands(buffer: string): {args: string[][]; rest: string} {
+  const out: string[][] = []
+  let rest = buffer
+  for (;;) {
+    const m = /^\*(\d+)\r\n/.exec(rest)
+    if (!m) break
+    let pos = m[0].length
+    const args: string[] = []
+    let complete = true
+    for (let i = 0; i < Number(m[1]); i++) {
+      const h = /^\$(\d+)\r\n/.exec(rest.slice(pos))
+      if (!h || rest.length < pos + h[0].length + Number(h[1]) + 2) {
+        complete = false
+        break
+      }
+      pos += h[0].length
+      args.push(rest.slice(pos, pos + Number(h[1])))
+      pos += Number(h[1]) + 2
+    }
+    if (!complete) break
+    out.push(args)
+    rest = rest.slice(pos)
+  }
+  return {args: out, rest}
+}
+
+before(async () => {
+  server = createServer((socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+    let buffer = ''
+    socket.on('data', async (d) => {
+      const parsed = commands(buffer + d.toString('utf8'))
+      buffer = parsed.rest
+      for (const args of parsed.args) {
+        seen.push(args)
+        const answer = script(args)
+        if (answer === undefined) continue
+        for (const byte of Buffer.from(answer)) {
+          if (socket.destroyed) return
+          socket.write(Buffer.from([byte]))
+          await new Promise((r) => setImmediate(r))
+        }
+      }
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  port = (server.address() as AddressInfo).port
+})
+after(async () => {
+  for (const s of sockets) s.destroy()
+  await new Promise((resolve) => server.close(resolve))
+})
+
+const opts = {host: '127.0.0.1', db: 0}
+
+test('every reply type, split at every byte, and an error reply as RespError', async () => {
+  script = (args) =>
+    ({
+      ECHO: '$4\r\nhé!\r\n', // 4 bytes: é is two
+      NIL: '$-1\r\n',
+      NUM: ':42\r\n',
+      ARR: '*3\r\n$1\r\na\r\n*2\r\n:1\r\n$-1\r\n*-1\r\n',
+      EMPTY: '*0\r\n',
+      FAIL: '-ERR wrong number of arguments for \'rpop\' command\r\n',
+    })[args[0]] ?? '+OK\r\n'
+  const c = await RespConnection.open({...opts, port})
+  try {
+    assert.equal(await c.call('ECHO'), 'hé!')
+    assert.equal(await c.call('NIL'), null)
+    assert.equal(await c.call('NUM'), 42)
+    assert.deepEqual(await c.call('ARR'), ['a', [1, null], null])
+    assert.deepEqual(await c.call('EMPTY'), [])
+    await assert.rejects(c.call('FAIL'), (e: Error) => e instanceof RespError && /wrong number of arguments/.test(e.message))
+    // Pipelined: replies are matched to commands in order.
+    assert.deepEqual(await Promise.all([c.call('NUM'), c.call('ECHO'), c.call('NIL')]), [42, 'hé!', null])
+  } finally {
+    c.destroy()
+  }
+})
+
+test('the handshake authenticates, selects the database and names the connection; arguments are binary-safe', async () => {
+  seen.length = 0
+  script = () => '+OK\r\n'
+  const c = await RespConnection.open({...opts, port, username: 'ops', password: 'p w\r\n', db: 3, name: 'wfctl'})
+  await c.call('SADD', 'k', 'a\x06\x16b')
+  c.destroy()
+  assert.deepEqual(seen, [['AUTH', 'ops', 'p w\r\n'], ['SELECT', '3'], ['CLIENT', 'SETNAME', 'wfctl'], ['SADD', 'k', 'a\x06\x16b']])
+})
+
+test('a refused password fails the open; a password on a server without one does not', async () => {
+  script = (args) => (args[0] === 'AUTH' ? '-WRONGPASS invalid username-password pair or user is disabled.\r\n' : '+OK\r\n')
+  await assert.rejects(RespConnection.open({...opts, port, password: 'x'}), /WRONGPASS/)
+  script = (args) => (args[0] === 'AUTH' ? '-ERR AUTH <password> called without any password configured for the default user.\r\n' : '+OK\r\n')
+  const c = await RespConnection.open({...opts, port, password: 'x'})
+  assert.equal(c.status, 'ready')
+  c.destroy()
+})
+
+test('a command unanswered within the command timeout ends the connection and rejects', async () => {
+  script = (args) => (args[0] === 'HANG' ? undefined : '+OK\r\n')
+  const c = await RespConnection.open({...opts, port, commandTimeoutMs: 100})
+  const started = performance.now()
+  await assert.rejects(c.call('HANG'), /timed out after 100 ms/)
+  assert.ok(performance.now() - started < 1000)
+  assert.equal(c.status, 'closed')
+  await assert.rejects(c.call('PING'), /timed out|closed/)
+})
+
+test('a server that hangs up rejects what is pending with "Connection is closed."', async () => {
+  script = (args) => {
+    if (args[0] === 'BYE') for (const s of sockets) s.destroy()
+    return args[0] === 'BYE' ? undefined : '+OK\r\n'
+  }
+  const c = await RespConnection.open({...opts, port})
+  await assert.rejects(c.call('BYE'), /Connection is closed/)
+})
+
+test('nothing listening: the open fails with ECONNREFUSED', async () => {
+  const probe = createServer()
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
+  const free = (probe.address() as AddressInfo).port
+  await new Promise((resolve) => probe.close(resolve))
+  await assert.rejects(RespConnection.open({...opts, port: free}), (e: NodeJS.ErrnoException) => e.code === 'ECONNREFUSED')
+})
