@@ -145,6 +145,8 @@ async function main() {
     }
   } finally {
     await Promise.all([...workers, ...sims].map((w) => w.stop()))
+    // The DB was empty when we started: leave it so (the workers' bindings and queues).
+    spawnSync('redis-cli', ['-n', String(DB), 'FLUSHDB'])
   }
   report(rows)
 }
