@@ -1,5 +1,6 @@
 import type {Channel, ChannelModel, ConsumeMessage} from 'amqplib'
 
+import {connectAmqp} from '../broker/amqp.js'
 import {brokerFailure, withDeadline} from '../broker/transport.js'
 import {BrokerError} from '../errors.js'
 import type {WireMessage} from '../protocol/message.js'
@@ -45,28 +46,9 @@ export class AmqpAgentLink implements AgentLink {
 
   async connect(listeners: LinkListeners): Promise<void> {
     this.listeners = listeners
-    const amqp = await import('amqplib')
     const {url, connectTimeoutMs} = this.opts
-    const connecting = amqp.connect(
-      {
-        protocol: url.tls ? 'amqps' : 'amqp',
-        hostname: url.host,
-        port: url.port,
-        username: url.username ?? 'guest',
-        password: url.password ?? 'guest',
-        vhost: url.vhost,
-        // Long-lived: heartbeats notice a broker that vanished without closing the socket.
-        heartbeat: 60,
-      },
-      {timeout: connectTimeoutMs, servername: url.host, clientProperties: {connection_name: 'wfctl-agent'}, rejectUnauthorized: url.verifyCertificate},
-    )
-    try {
-      this.connection = await withDeadline(connecting, connectTimeoutMs, `cannot connect to ${url.masked}`, () => {
-        connecting.then((c) => c.close()).catch(() => {})
-      })
-    } catch (error) {
-      throw this.fail(error, 'cannot connect to')
-    }
+    // Long-lived: heartbeats notice a broker that vanished without closing the socket.
+    this.connection = await connectAmqp(url, connectTimeoutMs, {name: 'wfctl-agent', heartbeat: 60})
     this.connection.on('error', () => {})
     this.connection.on('close', (error?: Error) => {
       if (!this.closing) listeners.onFailure(this.fail(error ?? new Error('connection closed by the broker'), 'lost the connection to'))

@@ -2,9 +2,10 @@ import {hostname as osHostname} from 'node:os'
 
 import {ResponderHost, type HostOptions, type StopReason} from './host.js'
 import type {LogEntry} from './link.js'
-import {WorkerResponder, type ControlHandler, type HandlerDefinition} from './responder.js'
+import {WorkerResponder, type ProfileOptions} from './responder.js'
 
-export interface FleetOptions {
+/** A fleet's broker and names, plus what every worker of it reports (see ProfileOptions). */
+export interface FleetOptions extends Pick<ProfileOptions, 'queues' | 'tasks' | 'concurrency' | 'autoscale' | 'taskEvents' | 'handlers'> {
   brokerUrl: string
   controlExchange?: string
   redisKeyPrefix?: string
@@ -17,20 +18,9 @@ export interface FleetOptions {
   hostname?: string
   /** Exact node names instead of `workers` with namePrefix/hostname numbering. */
   nodes?: string[]
-  /** Task queues each worker reports consuming (default `celery`). */
-  queues?: string[]
-  /** Task names each worker reports registered (rate_limit and time_limit accept only these). */
-  tasks?: string[]
-  /** Pool size each worker reports (default the number of CPUs). */
-  concurrency?: number
-  /** `--autoscale=max,min`: turns on the autoscale command. */
-  autoscale?: {max: number; min: number}
-  /** Like `-E`: task events on from the start. */
-  taskEvents?: boolean
   /** Interval of worker-heartbeat events (default 2 s). */
   heartbeatSeconds?: number
   connectTimeoutMs?: number
-  handlers?: Record<string, ControlHandler | HandlerDefinition>
   onLog?: (entry: LogEntry) => void
   onStopped?: (node: string, reason: StopReason) => void
 }

@@ -3,12 +3,40 @@ import type {ChannelModel, ConfirmChannel} from 'amqplib'
 
 import type {ReceivedMessage, WireMessage} from '../protocol/message.js'
 import {BrokerError} from '../errors.js'
+import type {BrokerUrl} from './url.js'
 import {brokerFailure, withDeadline, type Inbox, type PublishResult, type Transport, type TransportOptions} from './transport.js'
 
 /** Celery's `control_queue_expires` (10 s) and `control_queue_ttl` (300 s), in ms (protocol §6.1). */
 const REPLY_QUEUE_ARGUMENTS = {'x-expires': 10_000, 'x-message-ttl': 300_000}
 /** Celery's flags for both pidbox exchanges: redeclaring with others closes the channel (406). */
 const PIDBOX_EXCHANGE_FLAGS = {durable: false, autoDelete: false}
+
+/**
+ * Connects to RabbitMQ within the connect timeout; a failure names its cause, password masked.
+ * `heartbeat` 0 suits a probe that lives a second; long-lived users set one to notice a dead broker.
+ */
+export async function connectAmqp(url: BrokerUrl, connectTimeoutMs: number, opts: {name: string; heartbeat: number}): Promise<ChannelModel> {
+  const amqp = await import('amqplib')
+  const connecting = amqp.connect(
+    {
+      protocol: url.tls ? 'amqps' : 'amqp',
+      hostname: url.host,
+      port: url.port,
+      username: url.username ?? 'guest',
+      password: url.password ?? 'guest',
+      vhost: url.vhost,
+      heartbeat: opts.heartbeat,
+    },
+    {timeout: connectTimeoutMs, servername: url.host, clientProperties: {connection_name: opts.name}, rejectUnauthorized: url.verifyCertificate},
+  )
+  try {
+    return await withDeadline(connecting, connectTimeoutMs, `cannot connect to ${url.masked}`, () => {
+      connecting.then((c) => c.close()).catch(() => {})
+    })
+  } catch (error) {
+    throw brokerFailure(url, error, 'cannot connect to')
+  }
+}
 
 export class AmqpTransport implements Transport {
   readonly kind = 'amqp'
@@ -34,27 +62,8 @@ export class AmqpTransport implements Transport {
   }
 
   async connect(): Promise<void> {
-    const amqp = await import('amqplib')
     const {url, connectTimeoutMs} = this.opts
-    const connecting = amqp.connect(
-      {
-        protocol: url.tls ? 'amqps' : 'amqp',
-        hostname: url.host,
-        port: url.port,
-        username: url.username ?? 'guest',
-        password: url.password ?? 'guest',
-        vhost: url.vhost,
-        heartbeat: 0,
-      },
-      {timeout: connectTimeoutMs, servername: url.host, clientProperties: {connection_name: 'wfctl'}, rejectUnauthorized: url.verifyCertificate},
-    )
-    try {
-      this.connection = await withDeadline(connecting, connectTimeoutMs, `cannot connect to ${url.masked}`, () => {
-        connecting.then((c) => c.close()).catch(() => {})
-      })
-    } catch (error) {
-      throw this.fail(error, 'cannot connect to')
-    }
+    this.connection = await connectAmqp(url, connectTimeoutMs, {name: 'wfctl', heartbeat: 0})
     if (this.closing) {
       // Closed while connecting (an interrupt): do not keep a connection nobody will close.
       await this.connection.close().catch(() => {})

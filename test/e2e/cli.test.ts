@@ -217,11 +217,14 @@ describe('dry runs and interrupts', () => {
     const spyR = await redisSpy(DB, prefix)
     const redis = redisClient(DB)
     try {
-      // Redis: kill wfctl's connections (it names them "wfctl") once the request is out.
+      // Redis: kill this wfctl's connections (named "wfctl", on this test's DB only: other test
+      // files run wfctl clients on other DBs at the same time) once the request is out.
       const onRedis = runWfctl(['control', 'ping', '-t', '10', ...R])
       while (spyR.messages.length === 0) await settle(20)
       const clients = (await redis.client('LIST')) as string
-      for (const line of clients.split('\n').filter((l) => / name=wfctl /.test(l))) await redis.client('KILL', 'ID', /^id=(\d+)/.exec(line)![1])
+      const ours = clients.split('\n').filter((l) => / name=wfctl /.test(l) && new RegExp(` db=${DB} `).test(l))
+      assert.ok(ours.length > 0, clients)
+      for (const line of ours) await redis.client('KILL', 'ID', /^id=(\d+)/.exec(line)![1])
       const r = await onRedis
       assert.equal(r.code, 3, r.stderr)
       assert.match(r.stderr, /lost the connection to redis:\/\/127\.0\.0\.1:6379\/8: the broker closed the connection/)
