@@ -153,6 +153,8 @@ export abstract class FleetCommand extends Command {
     const target = this.target(flags)
     const roster = this.roster(flags)
     const timeoutMs = this.timeoutMs(flags)
+    // The request is checked (protocol §10) before connecting: a refused one leaves no trace at all.
+    buildRequest({method, args, ...target, controlExchange: opts.namespace.controlExchange})
     const session = await this.connect(opts)
     const call = await session.mailbox.call({
       method,

@@ -213,3 +213,12 @@ describe('--dry-run: the exact request of every command, and nothing sent', () =
     assert.deepEqual(spyR.messages, [])
   })
 })
+
+describe('a request refused by the safety checks never reaches the broker', () => {
+  test('call election: exit 2 before connecting (an unreachable broker is never tried)', async () => {
+    const run = await runWfctl(['call', 'election', '-b', 'redis://127.0.0.1:1/0', '--connect-timeout', '5'])
+    oneLineError(run)
+    assert.match(run.stderr, /kills single-worker clusters/)
+    assert.ok(run.ms < 4000, `took ${Math.round(run.ms)} ms: it tried to connect`)
+  })
+})
