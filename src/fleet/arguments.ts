@@ -78,6 +78,12 @@ export function signalName(value: string): string {
   return upper
 }
 
+/** revoke's and revoke-by-stamped-headers' --terminate/--signal: the arguments to add to the request. */
+export function terminateArguments(terminate: boolean, signal: string | undefined): {terminate?: true; signal?: string} {
+  if (signal !== undefined && !terminate) throw new UsageError('--signal applies only with --terminate')
+  return terminate ? {terminate: true, signal: signalName(signal ?? 'TERM')} : {}
+}
+
 /** Task ids: any non-empty string without whitespace (custom ids are allowed by Celery). */
 export function taskIds(values: string[], what = 'task id'): string[] {
   const ids = values.flatMap((v) => v.split(',')).map((v) => v.trim())

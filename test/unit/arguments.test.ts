@@ -15,6 +15,7 @@ import {
   signalName,
   stampedHeaders,
   taskIds,
+  terminateArguments,
   timeLimits,
   word,
 } from '../../src/fleet/arguments.ts'
@@ -260,4 +261,12 @@ test('keyValues keeps a key named __proto__ as an argument, or refuses it', () =
     return
   }
   assert.deepEqual(Object.keys(out), ['__proto__', 'a'])
+})
+
+test('terminateArguments: nothing without --terminate, TERM by default, --signal only with --terminate', () => {
+  assert.deepEqual(terminateArguments(false, undefined), {})
+  assert.deepEqual(terminateArguments(true, undefined), {terminate: true, signal: 'TERM'})
+  assert.deepEqual(terminateArguments(true, 'kill'), {terminate: true, signal: 'KILL'})
+  assert.throws(() => terminateArguments(false, 'KILL'), /--signal applies only with --terminate/)
+  assert.throws(() => terminateArguments(true, 'NOPE'), /not a signal name/)
 })

@@ -1,8 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {FleetCommand} from '../../base-command.js'
-import {signalName, stampedHeaders} from '../../fleet/arguments.js'
-import {UsageError} from '../../errors.js'
+import {terminateArguments, stampedHeaders} from '../../fleet/arguments.js'
 import {whom} from '../../fleet/methods.js'
 
 export default class ControlRevokeByStampedHeaders extends FleetCommand {
@@ -28,12 +27,7 @@ on a terminal, --yes without one.`
   async run() {
     const {argv, flags} = await this.parse(ControlRevokeByStampedHeaders)
     const headers = stampedHeaders(argv as string[])
-    if (flags.signal !== undefined && !flags.terminate) throw new UsageError('--signal applies only with --terminate')
-    const request: Record<string, unknown> = {headers}
-    if (flags.terminate) {
-      request.terminate = true
-      request.signal = signalName(flags.signal ?? 'TERM')
-    }
+    const request: Record<string, unknown> = {headers, ...terminateArguments(flags.terminate, flags.signal)}
     return this.perform(flags, 'revoke_by_stamped_headers', request, 'replies', (target) => `Terminate the tasks stamped ${JSON.stringify(headers)} on ${whom(target)}`)
   }
 }

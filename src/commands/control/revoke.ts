@@ -1,8 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {FleetCommand} from '../../base-command.js'
-import {signalName, taskIds} from '../../fleet/arguments.js'
-import {UsageError} from '../../errors.js'
+import {terminateArguments, taskIds} from '../../fleet/arguments.js'
 import {whom} from '../../fleet/methods.js'
 
 export default class ControlRevoke extends FleetCommand {
@@ -28,12 +27,7 @@ default): that is destructive, so it is confirmed on a terminal and needs --yes 
   async run() {
     const {argv, flags} = await this.parse(ControlRevoke)
     const ids = taskIds(argv as string[])
-    if (flags.signal !== undefined && !flags.terminate) throw new UsageError('--signal applies only with --terminate')
-    const request: Record<string, unknown> = {task_id: ids}
-    if (flags.terminate) {
-      request.terminate = true
-      request.signal = signalName(flags.signal ?? 'TERM')
-    }
+    const request: Record<string, unknown> = {task_id: ids, ...terminateArguments(flags.terminate, flags.signal)}
     return this.perform(flags, 'revoke', request, 'replies', (target) => `Terminate ${ids.length === 1 ? 'task' : 'tasks'} ${ids.join(', ')} with SIG${String(request.signal).replace(/^SIG/, '')} on ${whom(target)}`)
   }
 }
