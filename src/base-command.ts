@@ -87,6 +87,8 @@ export abstract class FleetCommand extends Command {
     // signal-exit (used by the prompt) from re-raising the signal to kill the process mid-cleanup.
     process.on('SIGINT', this.onSignal)
     process.on('SIGTERM', this.onSignal)
+    // A closed terminal (the explorer's, or a shutdown prompt's) must clean up too.
+    process.on('SIGHUP', this.onSignal)
   }
 
   protected sessionOptions(flags: {broker?: string; 'control-exchange': string; 'redis-key-prefix': string; 'connect-timeout': string}): SessionOptions {
@@ -274,6 +276,7 @@ export abstract class FleetCommand extends Command {
     } finally {
       process.off('SIGINT', this.onSignal)
       process.off('SIGTERM', this.onSignal)
+      process.off('SIGHUP', this.onSignal)
     }
     await super.finally(error)
     // Interrupted: what wfctl created is gone now; a client library still handshaking (amqplib
