@@ -57,7 +57,7 @@ export class Explorer {
       const choice = await this.ask<string>({
         type: 'select',
         name: 'value',
-        message: `${this.ops.broker} · ${this.nodes.length} nodes · selected: ${this.selected.length > 0 ? nodesText(this.selected, this.nodes) : 'none'}`,
+        message: `${this.ops.broker} · ${this.nodes.length} node${this.nodes.length === 1 ? '' : 's'} · selected: ${this.selected.length > 0 ? nodesText(this.selected, this.nodes) : 'none'}`,
         pageSize: 10,
         choices: [
           ...VIEWS.map((v) => ({name: `View: ${v.label}`, value: `view:${v.name}`})),

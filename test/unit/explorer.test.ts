@@ -125,3 +125,10 @@ test('an action with an invalid combination is not sent', async () => {
   assert.deepEqual(h.calls, [])
   assert.match(h.notes[0], /not sent: MIN \(5\) must not be greater than MAX \(2\)/)
 })
+
+test('the status line counts nodes in words: "1 node", "2 nodes"', async () => {
+  const h = harness(['quit'])
+  h.ops.discover = async () => result('ping', {'a@h': {ok: 'pong'}})
+  await new Explorer(h.ops).run()
+  assert.match(String(h.questions[0].message), /· 1 node · selected: a@h$/)
+})
