@@ -34,6 +34,18 @@ export function defaultBroker(env: NodeJS.ProcessEnv = process.env): string {
   return env.WFCTL_BROKER_URL || env.CELERY_BROKER_URL || env.AIRFLOW__CELERY__BROKER_URL || DEFAULT_BROKER
 }
 
+/** An error as the contract reports it: one line, and its exit code (§7). */
+export function errorReport(error: Error & {oclif?: {exit?: number}}): {code: number; message: string} {
+  if (error instanceof WfctlError) return {code: error.exitCode, message: error.message}
+  if (error.name === 'ExitPromptError') return {code: ExitCode.interrupted, message: 'interrupted'}
+  if (error.oclif?.exit !== undefined) {
+    // oclif's own errors (flag and argument parsing): usage
+    const message = error.message.split('\n').filter((l) => l.trim() !== '').slice(0, 2).join(' ').replace(/\s+/g, ' ')
+    return {code: error.oclif.exit === 0 ? 0 : ExitCode.usage, message}
+  }
+  return {code: ExitCode.partial, message: `internal error: ${error.message} (run with DEBUG=wfctl* for details)`}
+}
+
 /**
  * Owns what every command that talks to the broker shares: the broker, namespace and output flags,
  * the one connection and its cleanup on every exit path, interrupts, and the exit-code contract.
@@ -158,6 +170,19 @@ export abstract class FleetCommand extends Command {
     // The request is checked (protocol §10) before connecting: a refused one leaves no trace at all.
     buildRequest({method, args, ...target, controlExchange: opts.namespace.controlExchange})
     const session = await this.connect(opts)
+    const result = await this.request(session, method, args, target, roster, timeoutMs)
+    return {result, address: session.transport.requestAddress}
+  }
+
+  /** One request on an open session, collected until complete (contract §5), as a FleetResult. */
+  protected async request(
+    session: FleetSession,
+    method: string,
+    args: Record<string, unknown>,
+    target: Target & {destination: string[]},
+    roster: Roster | undefined,
+    timeoutMs: number,
+  ): Promise<FleetResult> {
     const call = await session.mailbox.call({
       method,
       args,
@@ -166,7 +191,7 @@ export abstract class FleetCommand extends Command {
       isComplete: completionOf(target.destination, roster),
       signal: this.interrupt.signal,
     })
-    return {result: summarize(method, call, target.destination, roster), address: session.transport.requestAddress}
+    return summarize(method, call, target.destination, roster)
   }
 
   /** The exact request, printed instead of sent (contract §6). */
@@ -286,22 +311,7 @@ export abstract class FleetCommand extends Command {
 
   /** One or two lines on stderr (or the JSON error object), with the exit code of the contract. */
   override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<void> {
-    let code: number
-    let message: string
-    if (error instanceof WfctlError) {
-      code = error.exitCode
-      message = error.message
-    } else if (error.name === 'ExitPromptError') {
-      code = ExitCode.interrupted
-      message = 'interrupted'
-    } else if (error.oclif?.exit !== undefined) {
-      // oclif's own errors (flag and argument parsing): usage
-      code = error.oclif?.exit === 0 ? 0 : ExitCode.usage
-      message = error.message.split('\n').filter((l) => l.trim() !== '').slice(0, 2).join(' ').replace(/\s+/g, ' ')
-    } else {
-      code = ExitCode.partial
-      message = `internal error: ${error.message} (run with DEBUG=wfctl* for details)`
-    }
+    const {code, message} = errorReport(error)
     if (process.env.DEBUG?.includes('wfctl')) process.stderr.write(`${error.stack}\n`)
     process.exitCode = code
     if (this.jsonEnabled()) {

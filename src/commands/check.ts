@@ -1,8 +1,8 @@
 import {Flags} from '@oclif/core'
 import {rename, unlink, writeFile} from 'node:fs/promises'
 
-import {FleetCommand} from '../base-command.js'
-import {InterruptedError, UsageError, WfctlError} from '../errors.js'
+import {errorReport, FleetCommand} from '../base-command.js'
+import {InterruptedError, UsageError} from '../errors.js'
 import {positiveInteger, word} from '../fleet/arguments.js'
 import {evaluate, unknown, type Health} from '../fleet/health.js'
 import {healthText, nagiosLine, prometheusText} from '../render/health.js'
@@ -57,7 +57,7 @@ Returns as soon as every expected node (-d, --expect) replied; otherwise waits -
       health = evaluate(result, {roster, destination: target.destination, minNodes, queues})
     } catch (error) {
       if (error instanceof InterruptedError) throw error
-      health = unknown(messageOf(error), {minNodes, queues}, Math.round(performance.now() - started))
+      health = unknown(errorReport(error as Error).message, {minNodes, queues}, Math.round(performance.now() - started))
     }
     if (textfile !== undefined) {
       try {
@@ -82,14 +82,6 @@ function formatOf(argv: string[]): Format {
   const i = argv.findIndex((a) => a === '--format' || a.startsWith('--format='))
   const value = i < 0 ? undefined : argv[i].includes('=') ? argv[i].split('=')[1] : argv[i + 1]
   return FORMATS.includes(value as Format) ? (value as Format) : 'text'
-}
-
-function messageOf(error: unknown): string {
-  const e = error as Error & {oclif?: {exit?: number}}
-  if (e instanceof WfctlError) return e.message
-  // oclif's own parse errors: the first line says it.
-  if (e.oclif?.exit !== undefined) return e.message.split('\n').find((l) => l.trim() !== '')?.trim() ?? 'usage error'
-  return `internal error: ${e.message}`
 }
 
 /** Temporary file beside the target, then rename: readers never see half a file. */

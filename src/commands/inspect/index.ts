@@ -2,8 +2,6 @@ import {Flags} from '@oclif/core'
 
 import {FleetCommand} from '../../base-command.js'
 import {UsageError} from '../../errors.js'
-import {summarize} from '../../fleet/outcome.js'
-import {completionOf} from '../../fleet/roster.js'
 import {shutdownNodes} from '../../fleet/shutdown.js'
 
 const SUBCOMMANDS = 'active, reserved, scheduled, revoked, registered, stats, active-queues, query-task, conf, clock, report, memsample, memdump, objgraph, ping'
@@ -34,11 +32,7 @@ is removed either way. Without a terminal it exits 2: use the subcommands (${SUB
     const {inspectView} = await import('../../render/inspect.js')
     const {Explorer} = await import('../../explorer/explorer.js')
     const view = this.view(flags)
-    const call = async (method: string, args: Record<string, unknown>, nodes: string[]) => {
-      const destination = nodes.length > 0 ? nodes : undefined
-      const result = await session.mailbox.call({method, args, destination, timeoutMs, isComplete: completionOf(nodes, undefined), signal: this.interrupt.signal})
-      return summarize(method, result, nodes, undefined)
-    }
+    const call = (method: string, args: Record<string, unknown>, nodes: string[]) => this.request(session, method, args, {destination: nodes}, undefined, timeoutMs)
     const explorer = new Explorer({
       broker: opts.url.masked,
       discover: () => call('ping', {}, []),
