@@ -1,6 +1,7 @@
 import {randomUUID} from 'node:crypto'
 
 import {UnsafeMessageError} from '../errors.js'
+import {globProblem, pcreProblem} from './pattern.js'
 import type {WireMessage} from './message.js'
 
 export type Matcher = 'glob' | 'pcre'
@@ -62,7 +63,7 @@ export function assertSafeRequest(body: unknown): asserts body is RequestBody {
   if (typeof b.method !== 'string' || !METHOD_NAME.test(b.method)) {
     throw new UnsafeMessageError(`method must be a name like "ping", got ${JSON.stringify(b.method)}`)
   }
-  if (FORBIDDEN_METHODS.has(b.method)) throw new UnsafeMessageError(`"${b.method}" kills single-worker clusters (protocol §10)`)
+  if (FORBIDDEN_METHODS.has(b.method)) throw new UnsafeMessageError(`"${b.method}" kills single-worker clusters`)
   if (typeof b.arguments !== 'object' || b.arguments === null || Array.isArray(b.arguments)) {
     throw new UnsafeMessageError('arguments must be a JSON object')
   }
@@ -78,8 +79,9 @@ export function assertSafeRequest(body: unknown): asserts body is RequestBody {
     if (typeof b.pattern !== 'string' || b.pattern === '') throw new UnsafeMessageError('a matcher needs a non-empty pattern')
     const problem = b.matcher === 'pcre' ? pcreProblem(b.pattern) : globProblem(b.pattern)
     if (problem) throw new UnsafeMessageError(`pattern ${JSON.stringify(b.pattern)}: ${problem}`)
-  } else if (b.pattern !== null && b.pattern !== undefined && typeof b.pattern !== 'string') {
-    throw new UnsafeMessageError('pattern must be a string')
+  } else if (b.pattern !== null && b.pattern !== undefined && b.pattern !== '') {
+    // Workers ignore a pattern without a matcher: the request would reach every one of them.
+    throw new UnsafeMessageError('a pattern needs a matcher (glob or pcre), or it reaches every worker')
   }
   if (b.reply_to !== undefined) {
     const r = b.reply_to as Record<string, unknown> | null
@@ -90,43 +92,7 @@ export function assertSafeRequest(body: unknown): asserts body is RequestBody {
   }
 }
 
-/** Escapes Python's `re` knows; any other escaped letter is a compile error in the worker. */
-const PY_ESCAPES = new Set([...'dDwWsSbBAZntrfv0123456789'])
-
-/**
- * A pattern that Python's `re` cannot compile raises inside the worker's message handler, which
- * deafens Redis workers just like an unknown matcher. Accept only a conservative subset that both
- * JavaScript and Python compile, with the same meaning.
- */
-export function pcreProblem(pattern: string): string | undefined {
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]
-    if (c === '\\') {
-      const next = pattern[i + 1]
-      if (next === undefined) return 'ends with a lone backslash'
-      if (/[A-Za-z0-9]/.test(next) && !PY_ESCAPES.has(next)) return `the escape \\${next} is not valid in Python regular expressions`
-      i++
-    } else if (c === '(' && pattern[i + 1] === '?') {
-      const kind = pattern[i + 2]
-      if (kind !== ':' && kind !== '=' && kind !== '!') return 'only (?:...), (?=...) and (?!...) groups are allowed'
-    }
-  }
-  try {
-    new RegExp(pattern)
-  } catch (error) {
-    return `not a valid regular expression (${(error as Error).message.replace(/^Invalid regular expression: /, '')})`
-  }
-  return undefined
-}
-
-/** fnmatch never raises, but older Pythons choke on reversed ranges such as [z-a]. */
-export function globProblem(pattern: string): string | undefined {
-  const range = /\[!?[^\]]*?(.)-(.)[^\]]*\]/g
-  for (const m of pattern.matchAll(range)) {
-    if (m[1] > m[2]) return `the range ${m[1]}-${m[2]} is reversed`
-  }
-  return undefined
-}
+export {pcreProblem, globProblem} from './pattern.js'
 
 /** The Lamport clock the request carries; workers only take the max of it, so any increasing value works. */
 let clock = 0

@@ -50,7 +50,7 @@ test('messages that crash or deafen workers are refused (protocol §10)', () => 
 test('pcre patterns are limited to what Python and JavaScript both compile alike', () => {
   assert.equal(pcreProblem('celery@web[0-9]+'), undefined)
   assert.equal(pcreProblem('r8'), undefined)
-  assert.equal(pcreProblem('^(?:a|b)\\d+@host\\.example$'), undefined)
+  assert.equal(pcreProblem('^(?:a|b)[0-9]+@host\\.example$'), undefined)
   assert.match(pcreProblem('(?<=a)b')!, /groups/)
   assert.match(pcreProblem('(?i)abc')!, /groups/)
   assert.match(pcreProblem('\\p{L}')!, /escape/)
