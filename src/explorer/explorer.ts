@@ -4,7 +4,7 @@ import {InterruptedError} from '../errors.js'
 import {isDestructive} from '../fleet/methods.js'
 import type {FleetResult} from '../fleet/outcome.js'
 import type {ShutdownResult} from '../fleet/shutdown.js'
-import {ACTIONS, crossCheck, nodesText, validateWith, VIEWS, type Action, type View} from './menu.js'
+import {ACTIONS, crossCheck, nodeChoices, nodeList, nodesText, validateWith, VIEWS, type Action, type View} from './menu.js'
 
 /*
  * The interactive explorer (contract §10): discover, pick nodes, then views and actions until the
@@ -92,7 +92,7 @@ export class Explorer {
       type: 'checkbox',
       name: 'value',
       message: 'Nodes (space to toggle, a for all, enter to confirm)',
-      choices: this.nodes.map((n) => ({name: n, value: n, checked: this.selected.includes(n)})),
+      choices: nodeChoices(this.nodes, this.selected),
       validate: (chosen: readonly unknown[]) => (chosen.length > 0 ? true : 'pick at least one node'),
     })
     if (picked !== BACK) this.selected = picked
@@ -116,7 +116,7 @@ export class Explorer {
     const whom = nodesText(this.selected, this.nodes)
     // The same rules as the commands (contract §6), naming the nodes.
     if (isDestructive(action.method, args, {destination: this.selected})) {
-      const ok = await this.ask<boolean>({type: 'confirm', name: 'value', message: `${action.label} on ${whom} (${this.selected.join(', ')}) via ${this.ops.broker}?`, default: false})
+      const ok = await this.ask<boolean>({type: 'confirm', name: 'value', message: `${action.label} on ${whom} (${nodeList(this.selected)}) via ${this.ops.broker}?`, default: false})
       if (ok !== true) return this.ops.note('not confirmed: nothing was sent')
     }
     if (action.name === 'shutdown') {

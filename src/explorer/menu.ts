@@ -1,5 +1,6 @@
 import {autoscaleBounds, positiveInteger, rateLimit, signalName, taskIds, timeLimits, word} from '../fleet/arguments.js'
 import {WfctlError} from '../errors.js'
+import {safe} from '../render/safe.js'
 
 /*
  * What the interactive explorer offers (contract §10): views that read, actions that change, and
@@ -119,8 +120,19 @@ export function crossCheck(action: Action, answers: Record<string, string>): str
   }
 }
 
-/** Nodes in words, for the status line and confirmations. */
+/** Nodes in words, for the status line and confirmations (names from the wire, made safe). */
 export function nodesText(selected: string[], all: string[]): string {
   if (selected.length === all.length && all.length > 1) return `all ${all.length} nodes`
-  return selected.join(', ')
+  return nodeList(selected)
+}
+
+/** Node names as a list, each made safe: a name comes from the wire and is shown on a terminal. */
+export function nodeList(nodes: string[]): string {
+  return nodes.map(safe).join(', ')
+}
+
+/** The node picker's choices: each shown by its safe name, chosen by its real one. */
+export function nodeChoices(nodes: string[], selected: string[]): {name: string; value: string; checked: boolean}[] {
+  const chosen = new Set(selected)
+  return nodes.map((n) => ({name: safe(n), value: n, checked: chosen.has(n)}))
 }

@@ -1,5 +1,6 @@
 import type {Health} from '../fleet/health.js'
 import {safe} from './safe.js'
+import {collate, displayWidth} from './table.js'
 
 /*
  * The check's outputs: one Nagios status line, Prometheus' text exposition format, and a short
@@ -20,9 +21,13 @@ export function nagiosLine(h: Health): string {
   return `WFCTL ${h.status} - ${summary} | ${perf.join(' ')}`
 }
 
-/** A label value in the exposition format: backslash, double quote and newline escaped. */
+/**
+ * A label value in the exposition format: neutralised first (a node or queue name comes from the
+ * wire: no escape sequence may reach a terminal that shows the file), then backslash, double quote
+ * and newline escaped.
+ */
 function label(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
+  return safe(value).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
 }
 
 /** Prometheus' text exposition format, for node_exporter's textfile collector. */
@@ -39,13 +44,14 @@ export function prometheusText(h: Health): string {
     ...Object.keys(h.nodes).map((n): [string, number] => [n, 1]),
     ...Object.keys(h.errors).filter((n) => !Object.hasOwn(h.nodes, n)).map((n): [string, number] => [n, 1]),
     ...h.missing.map((n): [string, number] => [n, 0]),
-  ].sort(([a], [b]) => a.localeCompare(b))
+  ].sort(([a], [b]) => collate(a, b))
   metric('wfctl_worker_up', 'Whether the worker answered (1) or was expected and silent (0).', up.map(([n, v]) => [`{node="${label(n)}"}`, v]))
-  metric('wfctl_worker_idle', 'Whether the worker answered but consumes no queue.', up.filter(([, v]) => v === 1).map(([n]) => [`{node="${label(n)}"}`, h.idle.includes(n) ? 1 : 0]))
+  const idle = new Set(h.idle)
+  metric('wfctl_worker_idle', 'Whether the worker answered but consumes no queue.', up.filter(([, v]) => v === 1).map(([n]) => [`{node="${label(n)}"}`, idle.has(n) ? 1 : 0]))
   metric(
     'wfctl_queue_consumers',
     'Workers that answered and consume the queue.',
-    Object.entries(h.queues).sort(([a], [b]) => a.localeCompare(b)).map(([q, nodes]) => [`{queue="${label(q)}"}`, nodes.length]),
+    Object.entries(h.queues).sort(([a], [b]) => collate(a, b)).map(([q, nodes]) => [`{queue="${label(q)}"}`, nodes.length]),
   )
   metric('wfctl_check_duration_seconds', 'How long the check took.', [['', Number(seconds(h.elapsedMs))]])
   metric('wfctl_check_timestamp_seconds', 'When the check ran, in seconds since the epoch.', [['', Math.round(h.timestamp * 1000) / 1000]])
@@ -55,8 +61,19 @@ export function prometheusText(h: Health): string {
 /** The human report: the status line, then one line per worker with the queues it consumes. */
 export function healthText(h: Health): string {
   const lines = [safe(`${h.status}: ${h.summary}`)]
-  const width = Math.max(0, ...[...Object.keys(h.nodes), ...Object.keys(h.errors), ...h.missing].map((n) => n.length))
-  const row = (node: string, what: string) => lines.push(safe(`  ${node.padEnd(width)}  ${what}`))
+  // Names made safe before they are measured: the column is as wide as the terminal shows them.
+  const shown = new Map<string, {name: string; width: number}>()
+  let width = 0
+  for (const n of [...Object.keys(h.nodes), ...Object.keys(h.errors), ...h.missing]) {
+    const name = safe(n)
+    const w = displayWidth(name)
+    shown.set(n, {name, width: w})
+    if (w > width) width = w
+  }
+  const row = (node: string, what: string) => {
+    const {name, width: w} = shown.get(node)!
+    lines.push(`  ${name}${' '.repeat(width - w)}  ${safe(what)}`)
+  }
   for (const [node, queues] of Object.entries(h.nodes)) row(node, queues.length > 0 ? queues.join(', ') : '(consumes no queue)')
   for (const [node, error] of Object.entries(h.errors)) if (!Object.hasOwn(h.nodes, node)) row(node, error)
   for (const node of h.missing) row(node, '(missing)')

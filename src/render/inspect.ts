@@ -1,6 +1,9 @@
 import {errorOf} from '../protocol/collector.js'
 import {own, type FleetResult} from '../fleet/outcome.js'
-import {displayWidth, plural, repliesTable, safe, shortenAt, style, table, text, type View} from './text.js'
+import {collate, renderTable, sorted, type Cell, type Layout} from './table.js'
+import {answeredUnread, plural, repliesTable, safe, style, type View} from './text.js'
+
+export type {Cell, Layout} from './table.js'
 
 /*
  * Tables for the inspect commands. Each method has a layout that says how to read its payload;
@@ -8,53 +11,12 @@ import {displayWidth, plural, repliesTable, safe, shortenAt, style, table, text,
  * listed under it, as they are, so the valid replies always show.
  */
 
-/** A cell: its text, and how to colour it once it has been shortened to fit. */
-export type Cell = string | {text: string; paint: (s: string) => string}
-
-export interface Layout {
-  head: string[]
-  rows: Cell[][]
-  /** Columns that may be shortened to fit the terminal, the first one first. */
-  shrink: number[]
-  /** Narrowest a shrinkable column may become (default 8). */
-  min?: Record<number, number>
-  /**
-   * Where a column loses characters: 'end' (default), 'start' for dotted task names whose last
-   * part says the most, 'middle' for node names that share a prefix (celery@airflow-worker-…).
-   */
-  cut?: Record<number, 'start' | 'middle'>
-}
-
-const GAP = 2
-
-/** One line per row, and nothing a terminal would act on: values come from the wire. */
-function cellText(cell: Cell): string {
-  return safe(typeof cell === 'string' ? cell : cell.text)
-}
-
-/** Lays out a table within the terminal width, shortening the shrinkable columns in order. */
+/**
+ * Lays out a table within the terminal width, shortening the shrinkable columns in order; every
+ * cell made safe (values come from the wire) and on one line.
+ */
 export function fitTable(layout: Layout, view: View): string {
-  if (layout.rows.length === 0) return ''
-  const n = layout.head.length
-  const widths = layout.head.map((h, i) => Math.max(h.length, ...layout.rows.map((r) => displayWidth(cellText(r[i] ?? '')))))
-  // One column spare: some terminals wrap a line that reaches the last column.
-  let excess = widths.reduce((a, b) => a + b, 0) + GAP * (n - 1) - (view.columns - 1)
-  for (const i of layout.shrink) {
-    if (excess <= 0) break
-    const floor = Math.max(layout.min?.[i] ?? 8, layout.head[i].length)
-    const cut = Math.min(excess, Math.max(0, widths[i] - floor))
-    widths[i] -= cut
-    excess -= cut
-  }
-  const t = table(layout.head, view)
-  for (const row of layout.rows) {
-    t.push(layout.head.map((_, i) => {
-      const cell = row[i] ?? ''
-      const shown = shortenAt(cellText(cell), widths[i], layout.cut?.[i])
-      return typeof cell === 'string' ? shown : cell.paint(shown)
-    }))
-  }
-  return text(t)
+  return renderTable(layout, view)
 }
 
 /** One reply to lay out: a node's payload (each of them, when several workers share a name). */
@@ -194,16 +156,25 @@ function nodesText(nodes: string[], total: number): string {
 }
 
 function grouped(entries: Entry[], items: (payload: unknown) => [string, string][]): {key: string; value: string; nodes: string[]}[] {
-  const groups = new Map<string, {key: string; value: string; nodes: string[]}>()
+  // By key, then by value: no id to build for each item.
+  const groups = new Map<string, Map<string, {key: string; value: string; nodes: string[]; seen: Set<string>}>>()
+  const all: {key: string; value: string; nodes: string[]}[] = []
   for (const e of entries) {
     for (const [key, value] of items(e.payload)) {
-      const id = JSON.stringify([key, value])
-      const g = groups.get(id) ?? {key, value, nodes: []}
-      if (!g.nodes.includes(e.node)) g.nodes.push(e.node)
-      groups.set(id, g)
+      let byValue = groups.get(key)
+      if (byValue === undefined) groups.set(key, (byValue = new Map()))
+      let g = byValue.get(value)
+      if (g === undefined) {
+        byValue.set(value, (g = {key, value, nodes: [], seen: new Set()}))
+        all.push(g)
+      }
+      if (!g.seen.has(e.node)) {
+        g.seen.add(e.node)
+        g.nodes.push(e.node)
+      }
     }
   }
-  return [...groups.values()].sort((a, b) => a.key.localeCompare(b.key) || a.value.localeCompare(b.value))
+  return all.sort((a, b) => collate(a.key, b.key) || collate(a.value, b.value)).map(({key, value, nodes}) => ({key, value, nodes}))
 }
 
 /** `registered` items are `name` or `name [k=v k=v]`. */
@@ -309,14 +280,14 @@ const queryTask: Spec = {
       }
     }
     for (const id of ctx.ids ?? []) if (!found.has(id)) rows.push(['-', id, 'unknown', '-', '-'])
-    return {head: ['NODE', 'ID', 'STATE', 'TASK', 'ARGS'], rows, shrink: [4, 3, 0, 1], min: {1: 12, 3: 12, 4: 6}, cut: {0: 'middle', 3: 'start'}}
+    return {head: ['NODE', 'ID', 'STATE', 'TASK', 'ARGS'], rows, shrink: [4, 3, 0, 1, 2], min: {1: 12, 3: 12, 4: 6}, cut: {0: 'middle', 3: 'start'}}
   },
   empty: 'no node knows these tasks',
 }
 
 const clock: Spec = {
   accepts: (p) => isObj(p) && 'clock' in p,
-  layout: (entries) => ({head: ['NODE', 'CLOCK'], rows: entries.map((e) => [e.node, str((e.payload as Obj).clock)]), shrink: [0]}),
+  layout: (entries) => ({head: ['NODE', 'CLOCK'], rows: entries.map((e) => [e.node, str((e.payload as Obj).clock)]), shrink: [0, 1]}),
   empty: '',
 }
 
@@ -342,7 +313,8 @@ function blocks(read: (payload: unknown) => string): Spec['layout'] {
     const c = style(view)
     // Line breaks kept (it is a text), every other control character made harmless.
     const clean = (t: string) => t.split('\n').map((line) => safe(line.replace(/\r$/, ''))).join('\n')
-    return entries.map((e) => `${c.bold(`── ${safe(e.node)}`)}\n${clean(read(e.payload).replace(/^\n+|\s+$/g, ''))}`).join('\n\n')
+    // trimEnd, not /\s+$/: that regular expression is quadratic in a long run of white space.
+    return entries.map((e) => `${c.bold(`── ${safe(e.node)}`)}\n${clean(read(e.payload).replace(/^\n+/, '').trimEnd())}`).join('\n\n')
   }
 }
 
@@ -364,7 +336,7 @@ const ping: Spec = {
   empty: '',
 }
 
-const SPECS: Record<string, Spec> = {
+const SPECS: Record<string, Spec & {kind?: 'text'}> = {
   ping,
   active,
   reserved,
@@ -376,12 +348,19 @@ const SPECS: Record<string, Spec> = {
   query_task: queryTask,
   conf,
   clock,
-  report,
+  report: {...report, kind: 'text'},
   memsample,
-  memdump,
+  memdump: {...memdump, kind: 'text'},
   objgraph,
 }
 
+/**
+ * Each method with a view of its own, and how it shows: a table, or (report, memdump) the text
+ * each node sent under a heading per node. Every other method shows the reply table.
+ */
+export const INSPECT_VIEWS: Readonly<Record<string, 'table' | 'text'>> = Object.freeze(
+  Object.fromEntries(Object.entries(SPECS).map(([method, spec]): [string, 'table' | 'text'] => [method, spec.kind ?? 'table'])),
+)
 
 /**
  * The human view of an inspect reply: the method's table over the nodes whose payload has the
@@ -389,13 +368,13 @@ const SPECS: Record<string, Spec> = {
  * silent nodes — with each one's latency and what it sent.
  */
 export function inspectView(result: FleetResult, view: View, ctx: Context): string {
-  const spec = SPECS[result.method]
+  const spec = Object.hasOwn(SPECS, result.method) ? SPECS[result.method] : undefined
   // Methods without a view of their own (control methods, custom ones via `call`): the reply table.
   if (!spec) return repliesTable(result, view)
   const c = style(view)
   const good: Entry[] = []
   const problems: Cell[][] = []
-  for (const node of Object.keys(result.replies).sort()) {
+  for (const node of sorted(Object.keys(result.replies))) {
     const payloads = own(result.duplicateReplies, node) ?? [own(result.replies, node)]
     for (const payload of payloads) {
       const error = errorOf(payload)
@@ -404,6 +383,7 @@ export function inspectView(result: FleetResult, view: View, ctx: Context): stri
       else problems.push([node, {text: 'unexpected', paint: c.yellow}, JSON.stringify(payload) ?? 'undefined'])
     }
   }
+  for (const node of answeredUnread(result)) problems.push([node, {text: 'ERROR', paint: c.red}, own(result.errors, node) ?? '-'])
   for (const node of result.missing) problems.push([node, {text: 'missing', paint: c.yellow}, 'no reply'])
   const out: string[] = []
   if (good.length > 0) {

@@ -1,12 +1,13 @@
 import {Chalk, type ChalkInstance} from 'chalk'
-import Table from 'cli-table3'
 
 import {own, type FleetResult} from '../fleet/outcome.js'
 import {safe} from './safe.js'
+import {sorted, Table, type Cell, type Fit} from './table.js'
 import type {ShutdownResult} from '../fleet/shutdown.js'
 import {errorOf} from '../protocol/collector.js'
 
-export {safe} from './safe.js'
+export {safe, safeJson, safeLine} from './safe.js'
+export {displayWidth, shorten, shortenAt, Table, type Cell} from './table.js'
 
 export interface View {
   color: boolean
@@ -16,55 +17,6 @@ export interface View {
 
 export function style(view: View): ChalkInstance {
   return new Chalk({level: view.color ? 1 : 0})
-}
-
-/** Columns a character takes on a terminal: 2 for East Asian wide and emoji, 0 for combining marks. */
-function charWidth(cp: number): number {
-  if ((cp >= 0x300 && cp <= 0x36f) || (cp >= 0x200b && cp <= 0x200f) || (cp >= 0xfe00 && cp <= 0xfe0f)) return 0
-  if (
-    (cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0xa4cf && cp !== 0x303f) || (cp >= 0xac00 && cp <= 0xd7a3) ||
-    (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) || (cp >= 0xffe0 && cp <= 0xffe6) ||
-    (cp >= 0x1f300 && cp <= 0x1f64f) || (cp >= 0x1f900 && cp <= 0x1f9ff) || (cp >= 0x20000 && cp <= 0x3fffd)
-  ) return 2
-  return 1
-}
-
-/** Columns a string takes on a terminal (no escape sequences expected: see safe()). */
-export function displayWidth(text: string): number {
-  let width = 0
-  for (const ch of text) width += charWidth(ch.codePointAt(0)!)
-  return width
-}
-
-/** The longest run of characters from the start (or from the end) that fits `max` columns. */
-function take(text: string, max: number, fromEnd = false): string {
-  const chars = [...text]
-  if (fromEnd) chars.reverse()
-  let width = 0
-  let n = 0
-  for (const ch of chars) {
-    const w = charWidth(ch.codePointAt(0)!)
-    if (width + w > max) break
-    width += w
-    n += 1
-  }
-  const kept = chars.slice(0, n)
-  return (fromEnd ? kept.reverse() : kept).join('')
-}
-
-/** Shortens to `max` terminal columns with an ellipsis. */
-export function shorten(text: string, max: number): string {
-  if (displayWidth(text) <= max) return text
-  if (max < 2) return take(text, Math.max(0, max))
-  return `${take(text, max - 1)}…`
-}
-
-/** Shortens with the ellipsis where the text says least: the end, the start, or the middle. */
-export function shortenAt(text: string, max: number, where?: 'start' | 'middle'): string {
-  if (displayWidth(text) <= max || max < 2 || where === undefined) return shorten(text, max)
-  if (where === 'start') return `…${take(text, max - 1, true)}`
-  const head = take(text, Math.ceil((max - 1) / 2))
-  return `${head}…${take(text, max - 1 - displayWidth(head), true)}`
 }
 
 /** What an operator wants to read of a payload: the `ok` text, the error text, else compact JSON. */
@@ -82,42 +34,52 @@ export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`
 }
 
-/** The table as text, without the padding cli-table3 leaves at the end of each line. */
-export function text(t: Table.Table): string {
-  return t.length > 0 ? t.toString().split('\n').map((line) => line.trimEnd()).join('\n') : ''
+/** The table as text: no trailing spaces, and nothing at all without rows. */
+export function text(t: Table): string {
+  return t.toString()
 }
 
-export function table(head: string[], view: View): Table.Table {
-  const c = style(view)
-  return new Table({
-    head: head.map((h) => c.bold(h)),
-    style: {head: [], border: [], compact: true, 'padding-left': 0, 'padding-right': 0},
-    chars: {top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
-      left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  '},
-  })
+/**
+ * A table to fill with push(): every cell is made safe by the table itself, and shortened to fit
+ * the terminal as `fit` says (by default only a cell wider than the terminal is shortened).
+ * Colour goes in a cell as {text, paint}, so that it is painted after the text is made safe.
+ */
+export function table(head: string[], view: View, fit?: Fit): Table {
+  return new Table(head, view, fit)
 }
+
+/** Nodes with an error but no payload (their reply could not be read), sorted. */
+export function answeredUnread(result: FleetResult): string[] {
+  return sorted(Object.keys(result.errors).filter((node) => !Object.hasOwn(result.replies, node)))
+}
+
+function latency(result: FleetResult, node: string): string | undefined {
+  const ms = own(result.latencyMs, node)
+  return ms === undefined ? undefined : `${Math.round(ms)} ms`
+}
+
+/** Node names give way in the middle (they share their start and end), down to 12 columns. */
+const NODE_FIT = {min: {0: 12}, cut: {0: 'middle'}} as const
 
 /** The reply table: one row per node that replied (sorted), then one per silent awaited node. */
 export function repliesTable(result: FleetResult, view: View): string {
   const c = style(view)
-  const nodes = Object.keys(result.replies).sort()
-  const nodeWidth = Math.max(4, ...nodes.map(displayWidth), ...result.missing.map(displayWidth))
-  // Columns: node, STATUS (7), LATENCY (8), reply; three 2-space gaps; one spare for terminals that wrap at the edge.
-  const replyWidth = Math.max(16, view.columns - nodeWidth - 7 - 8 - 3 * 2 - 1)
-  const t = table(['NODE', 'STATUS', 'LATENCY', 'REPLY'], view)
-  for (const node of nodes) {
+  // The reply gives way first, down to 16 columns, then the node name.
+  const t = table(['NODE', 'STATUS', 'LATENCY', 'REPLY'], view, {shrink: [3, 0], min: {...NODE_FIT.min, 3: 16}, cut: NODE_FIT.cut})
+  const ok: Cell = {text: 'OK', paint: c.green}
+  const error: Cell = {text: 'ERROR', paint: c.red}
+  for (const node of sorted(Object.keys(result.replies))) {
     const duplicated = own(result.duplicateReplies, node)
     for (const payload of duplicated ?? [own(result.replies, node)]) {
       const failed = errorOf(payload) !== undefined
-      t.push([
-        safe(node),
-        failed ? c.red('ERROR') : c.green('OK'),
-        `${Math.round(own(result.latencyMs, node) ?? 0)} ms`,
-        shorten(safe(payloadText(payload)) + (duplicated ? ' (duplicate name)' : ''), replyWidth),
-      ])
+      const reply = payloadText(payload)
+      t.push([node, failed ? error : ok, latency(result, node) ?? '0 ms', duplicated ? `${reply} (duplicate name)` : reply])
     }
   }
-  for (const node of result.missing) t.push([safe(node), c.yellow('missing'), '-', '-'])
+  // A node can have answered with nothing readable: an error of its own, without a payload.
+  for (const node of answeredUnread(result)) t.push([node, error, latency(result, node) ?? '-', own(result.errors, node) ?? '-'])
+  const missing: Cell = {text: 'missing', paint: c.yellow}
+  for (const node of result.missing) t.push([node, missing, '-', '-'])
   return text(t)
 }
 
@@ -139,17 +101,21 @@ export function summaryLine(result: FleetResult): string {
 /** Why nobody may have answered, when the broker could tell (shown only when no node replied). */
 export function silenceHint(result: FleetResult, address: string): string | undefined {
   if (Object.keys(result.replies).length > 0 || result.listeners !== 0) return undefined
-  return `nobody listens on ${address}: no worker uses this broker, database or vhost, control exchange and key prefix, or remote control is disabled`
+  return safe(`nobody listens on ${address}: no worker uses this broker, database or vhost, control exchange and key prefix, or remote control is disabled`)
 }
 
 /** `wfctl status`: the nodes online, like `celery status`. */
 export function statusTable(result: FleetResult, view: View): string {
   const c = style(view)
-  const t = table(['NODE', 'STATUS', 'LATENCY'], view)
-  for (const node of Object.keys(result.replies).sort()) {
-    t.push([safe(node), Object.hasOwn(result.errors, node) ? c.red('error') : c.green('online'), `${Math.round(own(result.latencyMs, node) ?? 0)} ms`])
+  const t = table(['NODE', 'STATUS', 'LATENCY'], view, {shrink: [0], ...NODE_FIT})
+  const error: Cell = {text: 'error', paint: c.red}
+  const online: Cell = {text: 'online', paint: c.green}
+  for (const node of sorted(Object.keys(result.replies))) {
+    t.push([node, Object.hasOwn(result.errors, node) ? error : online, latency(result, node) ?? '0 ms'])
   }
-  for (const node of result.missing) t.push([safe(node), c.yellow('missing'), '-'])
+  for (const node of answeredUnread(result)) t.push([node, error, latency(result, node) ?? '-'])
+  const missing: Cell = {text: 'missing', paint: c.yellow}
+  for (const node of result.missing) t.push([node, missing, '-'])
   return text(t)
 }
 
@@ -163,10 +129,13 @@ export function statusLine(result: FleetResult): string {
 
 export function shutdownTable(result: ShutdownResult, view: View): string {
   const c = style(view)
-  const t = table(['NODE', 'RESULT'], view)
-  for (const node of result.stopped) t.push([safe(node), c.green('stopped')])
-  for (const node of result.running) t.push([safe(node), c.red('still running')])
-  for (const node of result.missing) t.push([safe(node), c.yellow('no answer before shutdown (not running, or busy): not verified')])
+  const t = table(['NODE', 'RESULT'], view, {shrink: [0], ...NODE_FIT})
+  const stopped: Cell = {text: 'stopped', paint: c.green}
+  const running: Cell = {text: 'still running', paint: c.red}
+  const unverified: Cell = {text: 'no answer before shutdown (not running, or busy): not verified', paint: c.yellow}
+  for (const node of result.stopped) t.push([node, stopped])
+  for (const node of result.running) t.push([node, running])
+  for (const node of result.missing) t.push([node, unverified])
   return text(t)
 }
 

@@ -3,7 +3,7 @@
 const {writeFileSync} = require('node:fs')
 process.on('exit', () => {
   const loaded = Object.keys(require.cache)
-    .map((p) => /node_modules\/(ioredis|amqplib|inquirer|cli-table3)\//.exec(p)?.[1])
+    .map((p) => /node_modules\/(ioredis|amqplib|inquirer)\//.exec(p)?.[1])
     .filter(Boolean)
   writeFileSync(process.env.WFCTL_MODULES_REPORT, JSON.stringify([...new Set(loaded)].sort()))
 })

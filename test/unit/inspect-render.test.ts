@@ -9,6 +9,7 @@ import {
   duration,
   etaText,
   fitTable,
+  INSPECT_VIEWS,
   inspectView,
   poolKind,
   registeredItem,
@@ -451,9 +452,9 @@ const CASES: Case[] = [
   },
 ]
 
-test('every method of the inspect view is covered here', () => {
-  const known = ['ping', 'active', 'reserved', 'scheduled', 'revoked', 'registered', 'stats', 'active_queues', 'query_task', 'conf', 'clock', 'report', 'memsample', 'memdump', 'objgraph']
-  assert.deepEqual(CASES.map((c) => c.method).sort(), [...known].sort())
+test('every method of the inspect view is covered here (the list comes from the renderer)', () => {
+  assert.deepEqual(CASES.map((c) => c.method).sort(), Object.keys(INSPECT_VIEWS).sort())
+  for (const c of CASES) assert.equal(typeof c.main === 'string', INSPECT_VIEWS[c.method] === 'text', `${c.method}: a table, or text blocks`)
 })
 
 for (const c of CASES) {
@@ -565,11 +566,17 @@ function longCase(method: string): {r: FleetResult; ctx: Context} {
   }
 }
 
-const TABLE_METHODS = ['ping', 'active', 'reserved', 'scheduled', 'revoked', 'registered', 'active_queues', 'query_task', 'conf', 'clock', 'memsample', 'objgraph']
+/** Every method whose view is a table, from the renderer itself: a new one without a long case fails. */
+const TABLE_METHODS = Object.entries(INSPECT_VIEWS).filter(([, kind]) => kind === 'table').map(([method]) => method)
+
+test('every method with a table has a long case', () => {
+  assert.ok(TABLE_METHODS.length > 0)
+  for (const method of TABLE_METHODS) assert.ok(longCase(method).r.replies[LONG_NODE] !== undefined, `no long case for ${method}`)
+})
 
 for (const columns of [60, 80, 120]) {
   test(`long node names, 36-char ids, long dotted task names and huge arguments fit ${columns} columns`, () => {
-    for (const method of [...TABLE_METHODS, 'stats']) {
+    for (const method of TABLE_METHODS) {
       const {r, ctx: c} = longCase(method)
       const out = inspectView(r, {color: false, columns}, c)
       assertFits(out, columns, method)
@@ -617,4 +624,10 @@ test('arguments in CJK characters fit the terminal', () => {
 test('control characters a worker sends do not reach the terminal', () => {
   const out = inspectView(result('conf', {'a@vm': {broker_url: 'x\u001b]0;pwned\u0007\u001b[2Jy'}}), view, ctx)
   assert.doesNotMatch(out, /[\u0000-\u0008\u000b-\u001f\u007f]/)
+})
+
+test('a node whose reply could not be read is listed with the problems, as an error', () => {
+  const out = inspectView(result('stats', {'a@vm': preforkStats}, {errors: {'b@vm': 'unreadable reply (pickle)'}}), view, ctx)
+  assert.deepEqual(parts(out).problems, [['b@vm', 'ERROR', 'unreadable reply (pickle)']])
+  assert.deepEqual(mainRows(out), [['a@vm', '5900', '5s', 'prefork 2', '3', '8', '44 MiB']])
 })

@@ -74,3 +74,11 @@ test('a name that replied twice gets a row per reply, each marked, so no worker 
   assert.match(rows[0], /^w1@h\s+OK\s+.*pool will grow \(duplicate name\)$/)
   assert.match(rows[1], /^w1@h\s+ERROR\s+.*busy \(duplicate name\)$/)
 })
+
+test('a node whose reply could not be read answered: its error shows in every table, it is not hidden', () => {
+  const r = result({replies: {'a@h': {ok: 'pong'}}, errors: {'b@h': 'reply from b@h: unsupported content type application/x-python-serialize'}, latencyMs: {'a@h': 2}})
+  const rows = repliesTable(r, view).split('\n')
+  assert.equal(rows.length, 3)
+  assert.match(rows[2], /^b@h\s+ERROR\s+-\s+reply from b@h: unsupported content type/)
+  assert.match(statusTable(r, view), /^b@h\s+error\s+-$/m)
+})
