@@ -2,8 +2,11 @@ import {Command, Flags, type Interfaces} from '@oclif/core'
 import {hostname, userInfo} from 'node:os'
 
 import type {Transport} from './broker/transport.js'
-import {parseBrokerUrl} from './broker/url.js'
-import {ExitCode, InterruptedError, UsageError, WfctlError} from './errors.js'
+import {CleanupError} from './broker/transport.js'
+import {maskArgv, maskSecrets, parseBrokerUrl} from './broker/url.js'
+import {BrokerError, ExitCode, InterruptedError, UsageError, WfctlError} from './errors.js'
+import {safeJson, safeLine} from './render/safe.js'
+import {durationMs} from './fleet/arguments.js'
 import {exitCodeOf, summarize, type FleetResult} from './fleet/outcome.js'
 import {isDestructive, whom} from './fleet/methods.js'
 import {completionOf, parseDestinations, parseExpect, type Roster} from './fleet/roster.js'
@@ -21,29 +24,45 @@ export type Show = 'replies' | 'status' | ((result: FleetResult, view: View) => 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof FleetCommand)['baseFlags'] & T['flags']>
 
 const DEFAULT_BROKER = 'redis://localhost:6379/0'
+const BROKER_ENV = ['WFCTL_BROKER_URL', 'CELERY_BROKER_URL', 'AIRFLOW__CELERY__BROKER_URL']
 const NAME = /^[A-Za-z0-9_.:-]+$/
-
-function seconds(value: string, flag: string): number {
-  const n = Number(value)
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a positive number of seconds, got "${value}"`)
-  return n * 1000
-}
 
 /** Where the broker URL comes from when -b is not given, in order (contract §3). */
 export function defaultBroker(env: NodeJS.ProcessEnv = process.env): string {
   return env.WFCTL_BROKER_URL || env.CELERY_BROKER_URL || env.AIRFLOW__CELERY__BROKER_URL || DEFAULT_BROKER
 }
 
-/** An error as the contract reports it: one line, and its exit code (§7). */
+/**
+ * Hides every broker password in a text that may echo what the operator typed (oclif's parse
+ * errors quote arguments) or what a client library said: each broker URL given on the command line
+ * or in the environment is replaced by its masked form, and anything URL-like is masked too.
+ */
+export function redact(text: string, argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): string {
+  let out = text
+  const given = [...argv, ...BROKER_ENV.map((k) => env[k]).filter((v): v is string => Boolean(v))]
+  const masked = maskArgv(given)
+  given.forEach((raw, i) => {
+    if (masked[i] !== raw && raw.length > 0) out = out.split(raw).join(masked[i])
+  })
+  return maskSecrets(out)
+}
+
+/** An error as the contract reports it: one line, and its exit code. Never a password, never an escape sequence. */
 export function errorReport(error: Error & {oclif?: {exit?: number}}): {code: number; message: string} {
-  if (error instanceof WfctlError) return {code: error.exitCode, message: error.message}
+  const clean = (text: string) => safeLine(redact(text))
+  if (error instanceof WfctlError) return {code: error.exitCode, message: clean(error.message)}
   if (error.name === 'ExitPromptError') return {code: ExitCode.interrupted, message: 'interrupted'}
   if (error.oclif?.exit !== undefined) {
     // oclif's own errors (flag and argument parsing): usage
     const message = error.message.split('\n').filter((l) => l.trim() !== '').slice(0, 2).join(' ').replace(/\s+/g, ' ')
-    return {code: error.oclif.exit === 0 ? 0 : ExitCode.usage, message}
+    return {code: error.oclif.exit === 0 ? 0 : ExitCode.usage, message: clean(message)}
   }
-  return {code: ExitCode.partial, message: `internal error: ${error.message} (run with DEBUG=wfctl* for details)`}
+  return {code: ExitCode.software, message: clean(`internal error: ${error.message} (a bug in wfctl; run with DEBUG=wfctl* for details)`)}
+}
+
+/** A stack trace for DEBUG=wfctl*, passwords masked like every other output. */
+export function debugTrace(error: Error): string {
+  return redact(error.stack ?? String(error))
 }
 
 /**
@@ -110,7 +129,7 @@ export abstract class FleetCommand extends Command {
     return {
       url,
       namespace: {controlExchange: flags['control-exchange'], redisKeyPrefix: flags['redis-key-prefix']},
-      connectTimeoutMs: seconds(flags['connect-timeout'], '--connect-timeout'),
+      connectTimeoutMs: durationMs(flags['connect-timeout'], '--connect-timeout'),
     }
   }
 
@@ -129,7 +148,7 @@ export abstract class FleetCommand extends Command {
   }
 
   protected timeoutMs(flags: {timeout: string}): number {
-    return seconds(flags.timeout, '--timeout')
+    return durationMs(flags.timeout, '--timeout')
   }
 
   /** Connects, bounded by --connect-timeout and by interrupts. */
@@ -171,7 +190,41 @@ export abstract class FleetCommand extends Command {
     buildRequest({method, args, ...target, controlExchange: opts.namespace.controlExchange})
     const session = await this.connect(opts)
     const result = await this.request(session, method, args, target, roster, timeoutMs)
-    return {result, address: session.transport.requestAddress}
+    const address = session.transport.requestAddress
+    // The broker is cleaned up before anything is printed: a long table or an interrupt while it
+    // prints leaves nothing behind, and what could not be removed is known to the report.
+    const problem = await this.closeSession()
+    if (problem) {
+      const heard = Object.keys(result.replies).length + result.undecodable.length
+      // Silence from a broker that then cannot be reached is the broker's failure, not the fleet's.
+      if (problem.unreachable && heard === 0) throw new BrokerError(`the broker stopped answering: ${problem.message}`)
+      this.notice(`warning: ${problem.message}`)
+    }
+    return {result, address}
+  }
+
+  /** Ends the session now, removing what it created; returns what could not be removed. */
+  protected async closeSession(): Promise<CleanupError | undefined> {
+    const session = this.session
+    this.session = undefined
+    this.transport = undefined
+    try {
+      await session?.close()
+    } catch (error) {
+      if (error instanceof CleanupError) return error
+      throw error
+    }
+    return undefined
+  }
+
+  /** A line on stderr, also under --json (stdout carries only the result), made safe for a terminal. */
+  protected notice(line: string): void {
+    process.stderr.write(`${safeLine(redact(line))}\n`)
+  }
+
+  /** The one JSON object on stdout, with every character a terminal could act on escaped. */
+  override logJson(json: unknown): void {
+    process.stdout.write(`${safeJson(json, 2)}\n`)
   }
 
   /** One request on an open session, collected until complete (contract §5), as a FleetResult. */
@@ -274,11 +327,13 @@ export abstract class FleetCommand extends Command {
     const r = await this.render()
     const view = this.view(flags)
     const body = show === 'status' ? r.statusTable(result, view) : show === 'replies' ? r.repliesTable(result, view) : await show(result, view)
+    // An interrupt while the table was being built is honoured before it is printed.
+    if (this.interrupt.signal.aborted) throw new InterruptedError(String(this.interrupt.signal.reason))
     if (body) this.log(body)
     this.log(show === 'status' ? r.statusLine(result) : r.summaryLine(result))
-    for (const u of result.undecodable) this.logToStderr(`warning: ${u.reason}`)
+    for (const u of result.undecodable) this.notice(`warning: ${u.node === undefined ? '' : `${u.node}: `}${u.reason}`)
     const hint = r.silenceHint(result, address)
-    if (hint) this.logToStderr(`hint: ${hint}`)
+    if (hint) this.notice(`hint: ${hint}`)
     return result
   }
 
@@ -296,8 +351,12 @@ export abstract class FleetCommand extends Command {
       if (this.session) await this.session.close()
       else if (this.transport) await this.transport.close()
     } catch (cleanupError) {
-      if (process.env.DEBUG?.includes('wfctl')) process.stderr.write(`cleanup: ${(cleanupError as Error).stack}\n`)
-      this.logToStderr(`warning: cleanup failed: ${(cleanupError as Error).message}`)
+      if (process.env.DEBUG?.includes('wfctl')) process.stderr.write(`cleanup: ${debugTrace(cleanupError as Error)}\n`)
+      this.notice(`warning: cleanup failed: ${(cleanupError as Error).message}`)
+      // Nobody answered, and then the broker could not be reached to clean up: the broker failed.
+      if (cleanupError instanceof CleanupError && cleanupError.unreachable && process.exitCode === ExitCode.noReply) {
+        process.exitCode = ExitCode.unreachable
+      }
     } finally {
       process.off('SIGINT', this.onSignal)
       process.off('SIGTERM', this.onSignal)
@@ -312,7 +371,7 @@ export abstract class FleetCommand extends Command {
   /** One or two lines on stderr (or the JSON error object), with the exit code of the contract. */
   override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<void> {
     const {code, message} = errorReport(error)
-    if (process.env.DEBUG?.includes('wfctl')) process.stderr.write(`${error.stack}\n`)
+    if (process.env.DEBUG?.includes('wfctl')) process.stderr.write(`${debugTrace(error)}\n`)
     process.exitCode = code
     if (this.jsonEnabled()) {
       this.logJson({error: {message, code}})

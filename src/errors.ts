@@ -6,6 +6,8 @@ export const ExitCode = {
   unreachable: 3,
   noReply: 69,
   interrupted: 130,
+  /** A bug in wfctl (sysexits' EX_SOFTWARE): never "partial". */
+  software: 70,
 } as const
 
 /** An error that knows the exit code it ends the process with, and prints as one line. */
@@ -45,5 +47,16 @@ export class UnsafeMessageError extends WfctlError {
   constructor(message: string) {
     super(`refusing to publish: ${message}`, ExitCode.usage)
     this.name = 'UnsafeMessageError'
+  }
+}
+
+/**
+ * The connection to the broker ended or stopped answering: raised by the broker clients, turned
+ * into a one-line BrokerError (exit 3) by the transport that knows the URL.
+ */
+export class ConnectionLostError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'ConnectionLostError'
   }
 }

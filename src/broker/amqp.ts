@@ -148,13 +148,21 @@ export class AmqpTransport implements Transport {
       // Consume before publishing, so no reply can arrive unseen.
       const ok = await ch.consume(queue, (msg) => {
         if (!msg) return
-        onMessages([{
-          body: msg.content,
-          contentType: msg.properties.contentType,
-          contentEncoding: msg.properties.contentEncoding,
-          headers: (msg.properties.headers ?? {}) as Record<string, unknown>,
-          receivedAt: performance.now(),
-        }])
+        const receivedAt = performance.now()
+        let message: ReceivedMessage
+        try {
+          const headers = msg.properties.headers
+          message = {
+            body: msg.content,
+            contentType: typeof msg.properties.contentType === 'string' ? msg.properties.contentType : undefined,
+            contentEncoding: typeof msg.properties.contentEncoding === 'string' ? msg.properties.contentEncoding : undefined,
+            headers: typeof headers === 'object' && headers !== null && !Array.isArray(headers) ? (headers as Record<string, unknown>) : {},
+            receivedAt,
+          }
+        } catch (error) {
+          message = {body: Buffer.alloc(0), headers: {}, receivedAt, unreadable: `could not read reply: ${(error as Error).message}`}
+        }
+        onMessages([message])
       }, {noAck: true})
       consumerTag = ok.consumerTag
     }, 'cannot open a reply queue on')

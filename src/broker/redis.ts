@@ -1,9 +1,9 @@
 import {randomUUID} from 'node:crypto'
 
-import {assertSafeEnvelope, decodeEnvelope, encodeEnvelope} from '../protocol/envelope.js'
-import type {ReceivedMessage, WireMessage} from '../protocol/message.js'
-import {RespConnection, RespError, type Reply, type RespOptions} from './resp.js'
-import {brokerFailure, withDeadline, type Inbox, type PublishResult, type Transport, type TransportOptions} from './transport.js'
+import {assertSafeEnvelope, decodeEnvelope, encodeEnvelope, oversizedEnvelope} from '../protocol/envelope.js'
+import {MAX_REPLY_BYTES, type ReceivedMessage, type WireMessage} from '../protocol/message.js'
+import {OversizedBulk, RespConnection, RespError, type Reply, type RespOptions} from './resp.js'
+import {brokerFailure, CleanupError, withDeadline, type Inbox, type PublishResult, type Transport, type TransportOptions} from './transport.js'
 
 /** kombu's field separator inside binding members and priority queue names (protocol §5.1). */
 export const SEP = '\x06\x16'
@@ -12,6 +12,27 @@ const PRIORITY_STEPS = ['3', '6', '9']
 const STRAGGLER_GRACE_MS = 150
 /** Replies drained per round trip once BRPOP has woken up (RPOP with a count, Redis >= 6.2). */
 const DRAIN_BATCH = 1000
+/** An envelope carries its body in base64 (4/3 of its size), plus headers: anything larger is dropped unread. */
+const MAX_ENVELOPE_BYTES = Math.ceil(MAX_REPLY_BYTES / 3) * 4 + 1024 * 1024
+const RETRY_PAUSE_MS = 100
+
+interface CleanupStep {
+  what: string
+  command: (string | number)[]
+  afterMs?: number
+}
+
+/** One entry of the reply list as a message: an envelope, one too large to hold, or something else. */
+function received(entry: Reply, now: number): ReceivedMessage {
+  try {
+    if (entry instanceof OversizedBulk) return oversizedEnvelope(entry.head, entry.tail, entry.length, MAX_REPLY_BYTES, now)
+    if (typeof entry !== 'string') return {body: Buffer.alloc(0), headers: {}, receivedAt: now, unreadable: 'not a message'}
+    const decoded = decodeEnvelope(entry, now)
+    return typeof decoded === 'string' ? {body: Buffer.alloc(0), headers: {}, receivedAt: now, unreadable: decoded} : decoded
+  } catch (error) {
+    return {body: Buffer.alloc(0), headers: {}, receivedAt: now, unreadable: `could not read reply: ${(error as Error).message}`}
+  }
+}
 
 /** kombu's key and channel names for one control namespace on one database (protocol §5.1). */
 export function redisNames(db: number, controlExchange: string, keyPrefix: string) {
@@ -56,16 +77,16 @@ export class RedisTransport implements Transport {
     }
   }
 
-  /** Connects within the connect timeout; the failure names the cause (refused, auth...). */
-  private async open(over: Partial<RespOptions> = {}): Promise<RespConnection> {
-    const {url, connectTimeoutMs} = this.opts
+  /** Connects within `timeoutMs` (the connect timeout); the failure names the cause (refused, auth...). */
+  private async open(over: Partial<RespOptions> = {}, timeoutMs = this.opts.connectTimeoutMs): Promise<RespConnection> {
+    const {url} = this.opts
     let connection: RespConnection | undefined
     const opening = RespConnection.open({...this.options, ...over}, (c) => {
       connection = c
       this.connections.add(c)
     })
     try {
-      const ready = await withDeadline(opening, connectTimeoutMs, `cannot connect to ${url.masked}`, () => connection?.destroy())
+      const ready = await withDeadline(opening, timeoutMs, `cannot connect to ${url.masked}`, () => connection?.destroy())
       if (this.closed) ready.destroy()
       return ready
     } catch (error) {
@@ -96,35 +117,25 @@ export class RedisTransport implements Transport {
       if (closed) return
       closed = true
       blocking?.destroy()
-      // Remove the route first, so no worker can push to the lists once they are deleted. A worker
+      // The route goes first, so no worker can push to the lists once they are deleted. A worker
       // that read the members just before (kombu: SMEMBERS, then LPUSH) may still push one reply:
-      // when replies are outstanding, delete the lists once more after it had time to land.
-      const cleanUp = async (client: RespConnection) => {
-        const bounded = (work: Promise<unknown>) => withDeadline(work, this.opts.connectTimeoutMs, `cannot clean up on ${this.opts.url.masked}`, () => client.destroy())
-        await bounded(client.transaction([['SREM', this.names.replyBindingKey, member], ['DEL', ...keys]]))
-        if (!opts?.repliesInFlight) return
-        await new Promise((resolve) => setTimeout(resolve, STRAGGLER_GRACE_MS))
-        await bounded(client.call('DEL', ...keys))
-      }
-      try {
-        if (cmd.status === 'ready') return void (await cleanUp(cmd))
-      } catch {
-        // The connection went down under us: fall through to a fresh one.
-      }
-      // The connection was lost mid-call: a fresh one removes the route, or it would stay forever.
-      const fresh = await this.open()
-      try {
-        await cleanUp(fresh)
-      } finally {
-        fresh.destroy()
-      }
+      // when replies are outstanding, the lists are deleted once more after it had time to land.
+      const steps: CleanupStep[] = [
+        {what: `the reply binding member ${JSON.stringify(member)} of ${JSON.stringify(this.names.replyBindingKey)}`, command: ['SREM', this.names.replyBindingKey, member]},
+        {what: `the reply lists ${keys.map((k) => JSON.stringify(k)).join(', ')}`, command: ['DEL', ...keys]},
+      ]
+      if (opts?.repliesInFlight) steps.push({what: steps[1].what, command: ['DEL', ...keys], afterMs: STRAGGLER_GRACE_MS})
+      await this.cleanUp(cmd, steps)
     }
 
     try {
-      // The member must exist before the request is published, or replies are dropped (protocol §5.4).
+      // The member must exist before the request is published, or replies are dropped.
       // BRPOP blocks by design: the call's own deadline bounds it, not a command timeout.
       // Cleanup runs whatever happened here: SREM and DEL of what was never created are harmless.
-      ;[blocking] = await Promise.all([this.open({commandTimeoutMs: undefined}), cmd.call('SADD', this.names.replyBindingKey, member)])
+      ;[blocking] = await Promise.all([
+        this.open({commandTimeoutMs: undefined, maxBulkBytes: MAX_ENVELOPE_BYTES}),
+        cmd.call('SADD', this.names.replyBindingKey, member),
+      ])
     } catch (error) {
       await close().catch(() => {})
       throw failure(error)
@@ -141,8 +152,8 @@ export class RedisTransport implements Transport {
           if (!closed) onFailure(failure(error))
           return
         }
-        if (!Array.isArray(first) || typeof first[1] !== 'string') continue
-        const raw = [first[1]]
+        if (!Array.isArray(first) || first.length < 2) continue
+        const raw: Reply[] = [first[1]]
         while (canDrain && !closed) {
           let more: Reply
           try {
@@ -153,18 +164,67 @@ export class RedisTransport implements Transport {
             break
           }
           if (!Array.isArray(more) || more.length === 0) break
-          for (const entry of more) if (typeof entry === 'string') raw.push(entry)
+          raw.push(...more)
           if (more.length < DRAIN_BATCH) break
         }
         const now = performance.now()
-        onMessages(raw.map((entry) => {
-          const decoded = decodeEnvelope(entry, now)
-          return typeof decoded === 'string' ? {body: Buffer.from(entry), headers: {}, receivedAt: now} : decoded
-        }))
+        onMessages(raw.map((entry) => received(entry, now)))
       }
     }
     void receive()
     return {routingKey: oid, close}
+  }
+
+  /**
+   * Runs each cleanup step on its own (a user may lack the right for one and not the other), on a
+   * fresh connection when the broker went away (a restart), until the connect timeout runs out.
+   * Throws a CleanupError naming what could not be removed.
+   */
+  private async cleanUp(cmd: RespConnection, steps: CleanupStep[]): Promise<void> {
+    const {url, connectTimeoutMs} = this.opts
+    const deadline = performance.now() + connectTimeoutMs
+    const left = () => Math.max(1, deadline - performance.now())
+    let client: RespConnection | undefined = cmd.status === 'ready' ? cmd : undefined
+    const fresh: RespConnection[] = []
+    const failed: {what: string; why: string}[] = []
+    let unreachable = false
+    try {
+      for (const step of steps) {
+        if (step.afterMs) await new Promise((resolve) => setTimeout(resolve, step.afterMs))
+        for (let attempt = 0; ; attempt++) {
+          try {
+            if (!client || client.status !== 'ready') {
+              client = await this.open({}, left())
+              fresh.push(client)
+            }
+            const c = client
+            await withDeadline(c.call(...step.command), left(), `cannot clean up on ${url.masked}`, () => c.destroy())
+            break
+          } catch (error) {
+            if (error instanceof RespError) {
+              // Refused (an ACL without SREM or DEL): no retry will change that. Lists that were
+              // never created (every reply was read) are no loss, as long as the broker can tell.
+              const c = client
+              const exists = step.command[0] === 'DEL' && c ? await c.call('EXISTS', ...step.command.slice(1)).catch(() => undefined) : undefined
+              if (exists !== 0) failed.push({what: step.what, why: error.message.split('\n')[0]})
+              break
+            }
+            client = undefined
+            if (performance.now() + RETRY_PAUSE_MS >= deadline) {
+              unreachable = true
+              failed.push({what: step.what, why: brokerFailure(url, error, 'cannot reach').message})
+              break
+            }
+            await new Promise((resolve) => setTimeout(resolve, Math.min(RETRY_PAUSE_MS * 2 ** attempt, 500)))
+          }
+        }
+        // Once the broker is gone for good, the later steps cannot fare better.
+        if (unreachable) break
+      }
+    } finally {
+      for (const c of fresh) c.destroy()
+    }
+    if (failed.length > 0) throw new CleanupError(failed, unreachable)
   }
 
   async publish(message: WireMessage): Promise<PublishResult> {

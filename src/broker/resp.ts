@@ -1,13 +1,27 @@
 import {connect as netConnect, type Socket} from 'node:net'
 import {connect as tlsConnect} from 'node:tls'
 
+import {ConnectionLostError} from '../errors.js'
+
 /*
  * A minimal Redis client (RESP2) for what a short-lived probe does: connect, authenticate, select,
  * a handful of commands, BRPOP. Loading it costs a millisecond where a full client library costs
  * tens (start-up is the product for a probe). Long-running users (the simulated fleet) keep ioredis.
  */
 
-export type Reply = string | number | null | Reply[]
+/**
+ * A bulk string longer than the connection's limit: its bytes were read and dropped, keeping only
+ * the first and last few kilobytes, so that the caller can still say whose reply it was.
+ */
+export class OversizedBulk {
+  constructor(
+    readonly length: number,
+    readonly head: string,
+    readonly tail: string,
+  ) {}
+}
+
+export type Reply = string | number | null | OversizedBulk | Reply[]
 
 /** An error reply from the server (`-ERR ...`, `-WRONGPASS ...`). */
 export class RespError extends Error {
@@ -24,66 +38,190 @@ export interface RespOptions {
   username?: string
   password?: string
   db: number
-  /** Sent as CLIENT SETNAME, so operators can tell wfctl's connections apart. */
+  /** Sent as CLIENT SETNAME when the user may, so operators can tell wfctl's connections apart. */
   name?: string
-  /** A command unanswered for this long ends the connection (not for blocking commands). */
+  /** A command not fully answered this long after it was sent ends the connection (not for blocking commands). */
   commandTimeoutMs?: number
+  /** Bulk strings longer than this are read and dropped, and returned as an OversizedBulk. */
+  maxBulkBytes?: number
 }
 
 interface Pending {
   resolve: (reply: Reply) => void
   reject: (error: Error) => void
+  deadline: number
 }
 
-const CRLF = Buffer.from('\r\n')
+const CR = 0x0d
+const LF = 0x0a
+/** How much of a dropped bulk string is kept at each end. */
+const WINDOW = 64 * 1024
+/** A header or status line longer than this is not Redis speaking. */
+const MAX_LINE = 64 * 1024
+const MAX_ARRAY = 10_000_000
 
-/** One argument as RESP writes it. */
+/** One command as RESP writes it. */
 function encode(args: (string | number)[]): Buffer {
-  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)]
-  for (const arg of args) {
-    const value = Buffer.from(String(arg), 'utf8')
-    parts.push(Buffer.from(`$${value.length}\r\n`), value, CRLF)
-  }
-  return Buffer.concat(parts)
+  const values = args.map((arg) => Buffer.from(String(arg), 'utf8'))
+  let size = 0
+  const heads = values.map((v) => {
+    const head = `$${v.length}\r\n`
+    size += head.length + v.length + 2
+    return head
+  })
+  const first = `*${args.length}\r\n`
+  const out = Buffer.allocUnsafe(first.length + size)
+  let at = out.write(first, 0, 'latin1')
+  values.forEach((value, i) => {
+    at += out.write(heads[i], at, 'latin1')
+    at += value.copy(out, at)
+    at += out.write('\r\n', at, 'latin1')
+  })
+  return out
 }
 
-/** Parses one reply at `pos`; undefined when the buffer does not hold all of it yet. */
-function parse(buf: Buffer, pos: number): {value: Reply | RespError; next: number} | undefined {
-  const end = buf.indexOf(CRLF, pos)
-  if (end < 0) return undefined
-  const line = buf.toString('utf8', pos + 1, end)
-  switch (buf[pos]) {
-    case 0x2b: // + simple string
-      return {value: line, next: end + 2}
-    case 0x2d: // - error
-      return {value: new RespError(line), next: end + 2}
-    case 0x3a: // : integer
-      return {value: Number(line), next: end + 2}
-    case 0x24: {
-      // $ bulk string
-      const length = Number(line)
-      if (length < 0) return {value: null, next: end + 2}
-      const start = end + 2
-      if (buf.length < start + length + 2) return undefined
-      return {value: buf.toString('utf8', start, start + length), next: start + length + 2}
-    }
-    case 0x2a: {
-      // * array
-      const count = Number(line)
-      if (count < 0) return {value: null, next: end + 2}
-      const items: Reply[] = []
-      let next = end + 2
-      for (let i = 0; i < count; i++) {
-        const item = parse(buf, next)
-        if (!item) return undefined
-        // An error inside an array (EXEC) is kept as its message.
-        items.push(item.value instanceof RespError ? item.value.message : item.value)
-        next = item.next
+type Frame = {items: Reply[]; remaining: number}
+
+/**
+ * Turns the byte stream into replies in one pass over each chunk: however a reply is split, every
+ * byte is looked at once and copied at most once (a 50 MB reply costs what its bytes cost).
+ */
+export class RespReader {
+  private line: Buffer[] = []
+  private lineLength = 0
+  /** The bulk string being read, with how much of it has arrived. */
+  private bulk?: {data: Buffer; filled: number}
+  /** The oversized bulk string being dropped. */
+  private skip?: {length: number; seen: number; head: Buffer[]; headLength: number; tail: Buffer[]; tailLength: number}
+  /** Bytes of the CRLF after a bulk string still to be read. */
+  private crlf = 0
+  private readonly stack: Frame[] = []
+
+  constructor(
+    private readonly emit: (value: Reply | RespError) => void,
+    private readonly maxBulkBytes = Number.POSITIVE_INFINITY,
+  ) {}
+
+  /** Throws on bytes that are not RESP: the connection cannot be trusted after that. */
+  feed(chunk: Buffer): void {
+    let pos = 0
+    while (pos < chunk.length) {
+      if (this.crlf > 0) {
+        const expected = this.crlf === 2 ? CR : LF
+        if (chunk[pos] !== expected) throw new Error('a Redis bulk string did not end with CRLF')
+        this.crlf -= 1
+        pos += 1
+        if (this.crlf === 0) this.finishBulk()
+        continue
       }
-      return {value: items, next}
+      if (this.bulk) {
+        const n = Math.min(chunk.length - pos, this.bulk.data.length - this.bulk.filled)
+        chunk.copy(this.bulk.data, this.bulk.filled, pos, pos + n)
+        this.bulk.filled += n
+        pos += n
+        if (this.bulk.filled === this.bulk.data.length) this.crlf = 2
+        continue
+      }
+      if (this.skip) {
+        const s = this.skip
+        const n = Math.min(chunk.length - pos, s.length - s.seen)
+        const piece = chunk.subarray(pos, pos + n)
+        if (s.headLength < WINDOW) {
+          const keep = piece.subarray(0, WINDOW - s.headLength)
+          s.head.push(Buffer.from(keep))
+          s.headLength += keep.length
+        }
+        s.tail.push(Buffer.from(piece.subarray(Math.max(0, piece.length - WINDOW))))
+        s.tailLength += Math.min(piece.length, WINDOW)
+        while (s.tail.length > 1 && s.tailLength - s.tail[0].length >= WINDOW) s.tailLength -= s.tail.shift()!.length
+        s.seen += n
+        pos += n
+        if (s.seen === s.length) this.crlf = 2
+        continue
+      }
+      const end = chunk.indexOf(LF, pos)
+      const stop = end < 0 ? chunk.length : end + 1
+      this.lineLength += stop - pos
+      if (this.lineLength > MAX_LINE) throw new Error('a Redis reply line is too long')
+      this.line.push(chunk.subarray(pos, stop))
+      pos = stop
+      if (end >= 0) {
+        const whole = this.line.length === 1 ? this.line[0] : Buffer.concat(this.line)
+        this.line = []
+        this.lineLength = 0
+        if (whole.length < 3 || whole[whole.length - 2] !== CR) throw new Error('a Redis reply line did not end with CRLF')
+        this.header(whole[0], whole.toString('utf8', 1, whole.length - 2))
+      }
     }
-    default:
-      throw new Error(`unexpected byte 0x${buf[pos].toString(16)} in a Redis reply`)
+  }
+
+  private header(type: number, text: string): void {
+    switch (type) {
+      case 0x2b: // + simple string
+        return this.value(text)
+      case 0x2d: // - error
+        return this.value(new RespError(text))
+      case 0x3a: {
+        // : integer
+        const n = Number(text)
+        if (!/^-?\d+$/.test(text)) throw new Error('a Redis integer reply is not a number')
+        return this.value(n)
+      }
+      case 0x24: {
+        // $ bulk string
+        if (!/^-?\d+$/.test(text)) throw new Error('a Redis bulk string has no valid length')
+        const length = Number(text)
+        if (length < 0) return this.value(null)
+        if (length > this.maxBulkBytes) {
+          this.skip = {length, seen: 0, head: [], headLength: 0, tail: [], tailLength: 0}
+          if (length === 0) this.crlf = 2
+          return
+        }
+        this.bulk = {data: Buffer.allocUnsafe(length), filled: 0}
+        if (length === 0) this.crlf = 2
+        return
+      }
+      case 0x2a: {
+        // * array
+        if (!/^-?\d+$/.test(text)) throw new Error('a Redis array has no valid length')
+        const count = Number(text)
+        if (count < 0) return this.value(null)
+        if (count > MAX_ARRAY) throw new Error('a Redis array reply is too long')
+        if (count === 0) return this.value([])
+        this.stack.push({items: [], remaining: count})
+        return
+      }
+      default:
+        throw new Error(`unexpected byte 0x${type.toString(16)} in a Redis reply`)
+    }
+  }
+
+  private finishBulk(): void {
+    if (this.bulk) {
+      const {data} = this.bulk
+      this.bulk = undefined
+      this.value(data.toString('utf8'))
+      return
+    }
+    const s = this.skip!
+    this.skip = undefined
+    const tail = Buffer.concat(s.tail)
+    this.value(new OversizedBulk(s.length, Buffer.concat(s.head).toString('utf8'), tail.subarray(Math.max(0, tail.length - WINDOW)).toString('utf8')))
+  }
+
+  /** A complete value: handed out at the top level, else added to the array being read. */
+  private value(v: Reply | RespError): void {
+    let current: Reply | RespError = v
+    for (;;) {
+      const frame = this.stack.at(-1)
+      if (!frame) return this.emit(current)
+      // An error inside an array (EXEC) is kept as its message.
+      frame.items.push(current instanceof RespError ? current.message : current)
+      frame.remaining -= 1
+      if (frame.remaining > 0) return
+      this.stack.pop()
+      current = frame.items
+    }
   }
 }
 
@@ -91,7 +229,7 @@ export class RespConnection {
   status: 'connecting' | 'ready' | 'closed' = 'connecting'
   private readonly socket: Socket
   private readonly pending: Pending[] = []
-  private buffer: Buffer = Buffer.alloc(0)
+  private readonly reader: RespReader
   private failure?: Error
   private timer?: NodeJS.Timeout
   private readonly closed: Promise<void>
@@ -100,6 +238,7 @@ export class RespConnection {
     const target = {host: opts.host, port: opts.port}
     this.socket = opts.tls ? tlsConnect({...target, ...opts.tls}) : netConnect(target)
     this.socket.setNoDelay(true)
+    this.reader = new RespReader((value) => this.settleHead(value), opts.maxBulkBytes)
     this.socket.on('data', (chunk: Buffer) => this.receive(chunk))
     this.socket.on('error', (error) => {
       this.failure ??= error
@@ -107,7 +246,7 @@ export class RespConnection {
     this.closed = new Promise((resolve) => this.socket.once('close', () => {
       this.status = 'closed'
       clearTimeout(this.timer)
-      const error = this.failure ?? new Error('Connection is closed.')
+      const error = this.failure ?? new ConnectionLostError('the broker closed the connection')
       for (const p of this.pending.splice(0)) p.reject(error)
       resolve()
     }))
@@ -122,7 +261,7 @@ export class RespConnection {
     created?.(connection)
     await new Promise<void>((resolve, reject) => {
       connection.socket.once(opts.tls ? 'secureConnect' : 'connect', () => resolve())
-      void connection.closed.then(() => reject(connection.failure ?? new Error('Connection is closed.')))
+      void connection.closed.then(() => reject(connection.failure ?? new ConnectionLostError('the broker closed the connection')))
     })
     const handshake: Promise<Reply>[] = []
     if (opts.password !== undefined && opts.password !== '') {
@@ -134,7 +273,13 @@ export class RespConnection {
       }))
     }
     if (opts.db !== 0) handshake.push(connection.call('SELECT', opts.db))
-    if (opts.name) handshake.push(connection.call('CLIENT', 'SETNAME', opts.name))
+    if (opts.name) {
+      // Only a label: a user whose ACL forbids CLIENT still gets its work done.
+      handshake.push(connection.call('CLIENT', 'SETNAME', opts.name).catch((error: Error) => {
+        if (error instanceof RespError) return 'OK'
+        throw error
+      }))
+    }
     try {
       await Promise.all(handshake)
     } catch (error) {
@@ -145,25 +290,17 @@ export class RespConnection {
     return connection
   }
 
-  /** A second connection with the same options (and, for BRPOP, no command timeout). */
-  duplicate(over: Partial<RespOptions> = {}, created?: (connection: RespConnection) => void): Promise<RespConnection> {
-    return RespConnection.open({...this.opts, ...over}, created)
-  }
-
   /** Sends one command; resolves with its reply, rejects with a RespError for an error reply. */
   call(...args: (string | number)[]): Promise<Reply> {
-    if (this.status === 'closed' || this.socket.destroyed) return Promise.reject(this.failure ?? new Error('Connection is closed.'))
+    if (this.status === 'closed' || this.socket.destroyed) {
+      return Promise.reject(this.failure ?? new ConnectionLostError('the connection to the broker is closed'))
+    }
     return new Promise((resolve, reject) => {
-      this.pending.push({resolve, reject})
+      const deadline = performance.now() + (this.opts.commandTimeoutMs ?? 0)
+      this.pending.push({resolve, reject, deadline})
       this.socket.write(encode(args))
-      this.arm()
+      if (this.pending.length === 1) this.arm()
     })
-  }
-
-  /** MULTI ... EXEC in one round trip. */
-  async transaction(commands: (string | number)[][]): Promise<Reply> {
-    const replies = [this.call('MULTI'), ...commands.map((c) => this.call(...c)), this.call('EXEC')]
-    return (await Promise.all(replies)).at(-1) ?? null
   }
 
   /** QUIT and wait for the server to close, or destroy after `ms`. */
@@ -179,37 +316,35 @@ export class RespConnection {
     this.socket.destroy()
   }
 
-  /** Restarts the command timer while replies are outstanding. */
+  /**
+   * Bounds the oldest outstanding command by its own deadline: a server that answers a byte at a
+   * time gets no more time than one that does not answer at all.
+   */
   private arm(): void {
-    const ms = this.opts.commandTimeoutMs
-    if (!ms) return
     clearTimeout(this.timer)
-    if (this.pending.length === 0) return
+    const ms = this.opts.commandTimeoutMs
+    const head = this.pending[0]
+    if (!ms || !head) return
     this.timer = setTimeout(() => {
-      this.failure ??= new Error(`Command timed out after ${ms} ms`)
+      this.failure ??= new ConnectionLostError(`the broker did not answer within ${ms} ms`)
       this.socket.destroy()
-    }, ms)
+    }, Math.max(0, head.deadline - performance.now()))
+  }
+
+  private settleHead(value: Reply | RespError): void {
+    const waiter = this.pending.shift()
+    this.arm()
+    if (!waiter) return
+    if (value instanceof RespError) waiter.reject(value)
+    else waiter.resolve(value)
   }
 
   private receive(chunk: Buffer): void {
-    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk])
-    let pos = 0
     try {
-      while (pos < this.buffer.length) {
-        const parsed = parse(this.buffer, pos)
-        if (!parsed) break
-        pos = parsed.next
-        const waiter = this.pending.shift()
-        if (!waiter) continue
-        if (parsed.value instanceof RespError) waiter.reject(parsed.value)
-        else waiter.resolve(parsed.value)
-      }
+      this.reader.feed(chunk)
     } catch (error) {
-      this.failure ??= error as Error
+      this.failure ??= new ConnectionLostError(`the broker sent what is not Redis: ${(error as Error).message}`)
       this.socket.destroy()
-      return
     }
-    this.buffer = pos >= this.buffer.length ? Buffer.alloc(0) : this.buffer.subarray(pos)
-    this.arm()
   }
 }

@@ -1,5 +1,5 @@
 import type {ReceivedMessage, WireMessage} from '../protocol/message.js'
-import {BrokerError} from '../errors.js'
+import {BrokerError, ConnectionLostError} from '../errors.js'
 import {maskSecrets, type BrokerUrl} from './url.js'
 
 /** Names that Celery derives from its settings; every peer must agree on them. */
@@ -77,11 +77,12 @@ export function brokerFailure(url: BrokerUrl, error: unknown, doing: string): Br
   const e = error as {code?: string; message?: string}
   const message = e?.message ?? String(error)
   let why: string
-  if (e?.code === 'ECONNREFUSED') why = 'connection refused'
+  if (error instanceof ConnectionLostError) why = error.message
+  else if (e?.code === 'ECONNREFUSED') why = 'connection refused'
   else if (e?.code === 'ENOTFOUND' || e?.code === 'EAI_AGAIN') why = `host ${url.host} not found`
   else if (e?.code === 'ETIMEDOUT') why = 'connection timed out'
   else if (e?.code === 'ECONNRESET' || e?.code === 'EPIPE') why = 'connection reset by the broker'
-  else if (/^Connection is closed/.test(message)) why = 'the broker closed the connection'
+  else if (/^Connection is closed/.test(message)) why = 'the broker closed the connection' // ioredis (the simulated fleet)
   else if (/^Connection closed: .*with message "([^"]*)"/.test(message)) {
     why = `the broker closed the connection (${/with message "([^"]*)"/.exec(message)![1]})`
   }
@@ -96,4 +97,18 @@ export function brokerFailure(url: BrokerUrl, error: unknown, doing: string): Br
     why = `access to virtual host "${url.vhost}" refused (it does not exist, or this user may not use it)`
   } else why = maskSecrets(message.split('\n')[0], url.password)
   return new BrokerError(`${doing} ${url.masked}: ${why}`)
+}
+
+/**
+ * Something wfctl created in the broker could not be removed: each item says what (with its key)
+ * and why. `unreachable` when the broker stopped answering, rather than refusing.
+ */
+export class CleanupError extends BrokerError {
+  constructor(
+    readonly failed: {what: string; why: string}[],
+    readonly unreachable: boolean,
+  ) {
+    super(failed.map((f) => `could not remove ${f.what}: ${f.why}`).join('; '))
+    this.name = 'CleanupError'
+  }
 }

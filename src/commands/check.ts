@@ -6,6 +6,7 @@ import {InterruptedError, UsageError} from '../errors.js'
 import {positiveInteger, word} from '../fleet/arguments.js'
 import {evaluate, unknown, type Health} from '../fleet/health.js'
 import {healthText, nagiosLine, prometheusText} from '../render/health.js'
+import {safeJson} from '../render/safe.js'
 
 const FORMATS = ['text', 'json', 'nagios', 'prometheus'] as const
 type Format = (typeof FORMATS)[number]
@@ -68,7 +69,7 @@ Returns as soon as every expected node (-d, --expect) replied; otherwise waits -
     }
     process.exitCode = health.code
     if (this.jsonEnabled()) return health
-    if (this.format === 'json') this.log(JSON.stringify(health, null, 2))
+    if (this.format === 'json') this.log(safeJson(health, 2))
     else if (this.format === 'nagios') this.log(nagiosLine(health))
     else if (this.format === 'prometheus') process.stdout.write(prometheusText(health))
     else this.log(healthText(health))

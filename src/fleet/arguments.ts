@@ -7,6 +7,12 @@ import {UsageError} from '../errors.js'
  */
 
 const WHITESPACE = /\s/
+/**
+ * Control and invisible formatting characters (C0, DEL, C1, bidi overrides and isolates): no
+ * Celery name holds them, and they would reach workers' logs and operators' terminals.
+ */
+// eslint-disable-next-line no-control-regex
+export const CONTROL = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/
 
 /** A count such as pool-grow's N or memdump's --samples: a positive integer. */
 export function positiveInteger(value: string, what: string): number {
@@ -38,6 +44,22 @@ export function seconds(value: string, what: string): number {
   const n = Number(text)
   if (text === '' || !/^\d*\.?\d+$/.test(text) || !Number.isFinite(n)) throw new UsageError(`${what} must be a number of seconds, got ${JSON.stringify(value)}`)
   return n
+}
+
+/** The longest wait a Node timer holds (2^31-1 ms, about 24.8 days): a longer one would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/** A wait such as --timeout, --connect-timeout or --wait: positive seconds, fractions allowed, as milliseconds. */
+export function durationMs(value: string, what: string): number {
+  const text = value.trim()
+  const n = Number(text)
+  if (!/^(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i.test(text) || !Number.isFinite(n) || n <= 0) {
+    throw new UsageError(`${what} must be a positive number of seconds, got ${JSON.stringify(value)}`)
+  }
+  const ms = n * 1000
+  if (ms < 1) throw new UsageError(`${what} must be at least 0.001 seconds, got ${JSON.stringify(value)}`)
+  if (ms > MAX_TIMER_MS) throw new UsageError(`${what} must be at most ${Math.floor(MAX_TIMER_MS / 1000)} seconds (about 24.8 days), got ${JSON.stringify(value)}`)
+  return ms
 }
 
 /** `time-limit TASK SOFT [HARD]`: a hard limit below the soft one would fire first and make the soft one moot. */
@@ -88,7 +110,7 @@ export function terminateArguments(terminate: boolean, signal: string | undefine
 export function taskIds(values: string[], what = 'task id'): string[] {
   const ids = values.flatMap((v) => v.split(',')).map((v) => v.trim())
   if (ids.length === 0) throw new UsageError(`at least one ${what} is required`)
-  const bad = ids.find((id) => id === '' || WHITESPACE.test(id))
+  const bad = ids.find((id) => id === '' || WHITESPACE.test(id) || CONTROL.test(id))
   if (bad !== undefined) throw new UsageError(`invalid ${what} ${JSON.stringify(bad)}`)
   return [...new Set(ids)]
 }
@@ -96,7 +118,9 @@ export function taskIds(values: string[], what = 'task id'): string[] {
 /** A task name, queue name or attribute: one non-empty word. */
 export function word(value: string, what: string): string {
   const text = value.trim()
-  if (text === '' || WHITESPACE.test(text)) throw new UsageError(`${what} must be a non-empty name without spaces, got ${JSON.stringify(value)}`)
+  if (text === '' || WHITESPACE.test(text) || CONTROL.test(text)) {
+    throw new UsageError(`${what} must be a non-empty name without spaces or control characters, got ${JSON.stringify(value)}`)
+  }
   return text
 }
 
@@ -140,7 +164,7 @@ export function stampedHeaders(pairs: string[]): Record<string, string | string[
     const eq = pair.indexOf('=')
     const key = eq > 0 ? pair.slice(0, eq).trim() : ''
     const value = pair.slice(eq + 1)
-    if (key === '' || WHITESPACE.test(key) || value === '') throw new UsageError(`stamped header must look like KEY=VALUE, got ${JSON.stringify(pair)}`)
+    if (key === '' || WHITESPACE.test(key) || CONTROL.test(key) || CONTROL.test(value) || value === '') throw new UsageError(`stamped header must look like KEY=VALUE, got ${JSON.stringify(pair)}`)
     const prior = headers.get(key)
     headers.set(key, prior === undefined ? value : [...(Array.isArray(prior) ? prior : [prior]), value])
   }

@@ -22,7 +22,7 @@ export interface FleetResult {
   /** How many nodes were expected to answer, when the caller said (`--expect` or `-d`). */
   expected: number | null
   /** Replies to this request that could not be read (pickle, msgpack, not a {node: payload} object). */
-  undecodable: {reason: string; contentType?: string}[]
+  undecodable: {reason: string; contentType?: string; node?: string}[]
   /** How many mailboxes could hear the request, when the broker could tell. */
   listeners: number | null
 }
@@ -41,20 +41,23 @@ export function summarize(method: string, call: CallResult, destination: string[
     const error = errorOf(reply.payload)
     if (error !== undefined && !errors.has(reply.node)) errors.set(reply.node, error)
   }
+  // A node whose reply could not be read did answer: it is that node's error, not a silence.
+  for (const u of call.undecodable) if (u.node !== undefined && !errors.has(u.node)) errors.set(u.node, u.reason)
+  const heard = (n: string) => all.has(n) || errors.has(n)
   const awaited = awaitedNodes(destination, roster)
   const expected = roster && 'count' in roster ? roster.count : awaited.length > 0 ? awaited.length : null
   const duplicated = [...all].filter(([, p]) => p.length > 1)
   return {
     method,
     replies: Object.fromEntries([...all].map(([node, p]) => [node, p.at(-1)])),
-    missing: awaited.filter((n) => !all.has(n)),
+    missing: awaited.filter((n) => !heard(n)),
     errors: Object.fromEntries(errors),
     duplicates: duplicated.map(([node]) => node),
     duplicateReplies: Object.fromEntries(duplicated),
     elapsedMs: call.elapsedMs,
     latencyMs: Object.fromEntries(latency),
     expected,
-    undecodable: call.undecodable.map(({reason, contentType}) => (contentType ? {reason, contentType} : {reason})),
+    undecodable: call.undecodable.map(({reason, contentType, node}) => ({reason, ...(contentType ? {contentType} : {}), ...(node !== undefined ? {node} : {})})),
     listeners: call.listeners ?? null,
   }
 }
@@ -66,7 +69,7 @@ export function own<T>(map: Record<string, T> | undefined, node: string): T | un
 
 /** Exit code of a collection (contract §7): 0 complete, 1 partial, 69 nobody replied. */
 export function exitCodeOf(result: FleetResult): number {
-  const replied = Object.keys(result.replies).length
+  const replied = new Set([...Object.keys(result.replies), ...Object.keys(result.errors)]).size
   if (replied === 0 && result.undecodable.length === 0) return ExitCode.noReply
   const short = result.expected !== null && replied < result.expected
   if (short || result.missing.length > 0 || Object.keys(result.errors).length > 0 || result.undecodable.length > 0) {

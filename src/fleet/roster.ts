@@ -1,4 +1,4 @@
-import {readFileSync} from 'node:fs'
+import {closeSync, fstatSync, openSync, readSync} from 'node:fs'
 
 import {UsageError} from '../errors.js'
 import type {Collected} from '../protocol/collector.js'
@@ -6,12 +6,39 @@ import type {Collected} from '../protocol/collector.js'
 /** The nodes the caller expects to answer (`--expect`): a count or names. */
 export type Roster = {count: number} | {names: string[]}
 
-const NODE_NAME = /^[^\s,]+$/
+/**
+ * What a Celery node name is made of (`name@host`, the host a DNS name): letters, digits and
+ * `_ . - @ : + = ~ %`. Never whitespace, commas or control characters, which no worker's name
+ * holds and which would reach the worker's log.
+ */
+const NODE_NAME = /^[\p{L}\p{N}_.@:+=~%-]{1,255}$/u
+/** A roster file is a list of names: a few hundred kilobytes at most. */
+const MAX_ROSTER_BYTES = 1024 * 1024
 
 function checkNames(names: string[], source: string): string[] {
-  const bad = names.find((n) => !NODE_NAME.test(n))
-  if (bad !== undefined) throw new UsageError(`invalid node name ${JSON.stringify(bad)} in ${source}`)
+  const bad = names.find((n) => !NODE_NAME.test(n) || n.startsWith('-'))
+  if (bad !== undefined) throw new UsageError(`invalid node name ${JSON.stringify(bad)} in ${source} (node names look like worker1@host)`)
   return [...new Set(names)]
+}
+
+/** A roster file: a regular file of a sane size, read whole; its content is never echoed. */
+function readRoster(file: string): string {
+  let fd: number
+  try {
+    fd = openSync(file, 'r')
+  } catch (error) {
+    throw new UsageError(`cannot read roster file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
+  }
+  try {
+    const stat = fstatSync(fd)
+    if (!stat.isFile()) throw new UsageError(`roster file ${file} is not a regular file`)
+    if (stat.size > MAX_ROSTER_BYTES) throw new UsageError(`roster file ${file} is larger than ${MAX_ROSTER_BYTES / 1024} KiB`)
+    const buffer = Buffer.alloc(stat.size)
+    const read = readSync(fd, buffer, 0, stat.size, 0)
+    return buffer.toString('utf8', 0, read)
+  } finally {
+    closeSync(fd)
+  }
 }
 
 /** `-d a@h -d b@h,c@h` → the destination list, in order, without duplicates. */
@@ -26,22 +53,24 @@ export function parseDestinations(values: string[] | undefined): string[] {
 export function parseExpect(value: string | undefined): Roster | undefined {
   if (value === undefined) return undefined
   const text = value.trim()
-  if (/^\d+$/.test(text)) {
+  if (/^[+-]?\d+(?:\.\d*)?$/.test(text)) {
     const count = Number(text)
-    if (count < 1) throw new UsageError('--expect must be at least 1')
+    if (!Number.isSafeInteger(count) || count < 1 || text.includes('.')) throw new UsageError(`--expect must be a positive count, node names or @FILE, got ${JSON.stringify(value)}`)
     return {count}
   }
   if (text.startsWith('@')) {
     const file = text.slice(1)
-    let content: string
-    try {
-      content = readFileSync(file, 'utf8')
-    } catch (error) {
-      throw new UsageError(`cannot read roster file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
+    if (file === '') throw new UsageError('--expect @FILE needs a file name')
+    const lines = readRoster(file).split(/\r?\n/).map((l) => l.replace(/#.*/, '').trim())
+    const names: string[] = []
+    for (const [i, line] of lines.entries()) {
+      if (line === '') continue
+      // The file could be anything (a typo of the path): say where, never what.
+      if (!NODE_NAME.test(line) || line.startsWith('-')) throw new UsageError(`roster file ${file}, line ${i + 1}: not a node name (node names look like worker1@host)`)
+      names.push(line)
     }
-    const names = content.split(/\r?\n/).map((l) => l.replace(/#.*/, '').trim()).filter(Boolean)
     if (names.length === 0) throw new UsageError(`roster file ${file} names no node`)
-    return {names: checkNames(names, file)}
+    return {names: [...new Set(names)]}
   }
   const names = text.split(',').map((n) => n.trim())
   if (names.some((n) => n === '')) throw new UsageError('empty node name in --expect')
@@ -58,13 +87,13 @@ export function awaitedNodes(destination: string[], roster: Roster | undefined):
  * replied; a plain broadcast is never complete before its timeout.
  */
 export function completionOf(destination: string[], roster: Roster | undefined): ((c: Collected) => boolean) | undefined {
-  if (roster && 'count' in roster) {
-    return (c) => new Set(c.replies.map((r) => r.node)).size >= roster.count
-  }
+  if (roster && 'count' in roster) return (c) => c.nodes.size >= roster.count
   const awaited = awaitedNodes(destination, roster)
   if (awaited.length === 0) return undefined
+  // Checked after every delivery: cost proportional to what is still awaited, not to all replies.
+  let waiting = awaited
   return (c) => {
-    const seen = new Set(c.replies.map((r) => r.node))
-    return awaited.every((n) => seen.has(n))
+    waiting = waiting.filter((n) => !c.nodes.has(n))
+    return waiting.length === 0
   }
 }

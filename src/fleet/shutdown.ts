@@ -49,7 +49,7 @@ export async function shutdownNodes(mailbox: Mailbox, opts: ShutdownOptions, not
         method: 'ping',
         destination: awaited,
         timeoutMs,
-        isComplete: (c) => awaited.every((n) => c.replies.some((r) => r.node === n)),
+        isComplete: (c) => awaited.every((n) => c.nodes.has(n)),
         signal: opts.signal,
       })
       const answered = new Set(round.replies.map((r) => r.node))

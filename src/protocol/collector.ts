@@ -1,4 +1,4 @@
-import type {ReceivedMessage, Undecodable} from './message.js'
+import {MAX_REPLY_BYTES, type ReceivedMessage, type Undecodable} from './message.js'
 
 /** One node's answer, exactly as the worker sent it. */
 export interface Reply {
@@ -10,6 +10,8 @@ export interface Reply {
 
 export interface Collected {
   replies: Reply[]
+  /** The distinct names of the nodes that replied (readable or not), kept as replies arrive. */
+  nodes: Set<string>
   undecodable: (Undecodable & {latencyMs: number})[]
   /** Messages in the reply queue that carried another ticket, or none: dropped (protocol §10.2). */
   foreign: number
@@ -55,8 +57,48 @@ export function parsePythonJson(text: string): unknown {
   return JSON.parse(out)
 }
 
+/**
+ * Nesting deeper than any Celery reply has (Python's own json gives up near 1000 levels); deeper
+ * values could not even be printed back (JSON.stringify recurses).
+ */
+export const MAX_REPLY_DEPTH = 512
+
+/** Whether JSON text nests arrays and objects deeper than `max`: one pass over the bytes. */
+export function nestsDeeper(body: Buffer, max: number): boolean {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i]
+    if (inString) {
+      if (c === 0x5c) i++
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true
+    } else if (c === 0x5d || c === 0x7d) depth--
+  }
+  return false
+}
+
+/** The node a reply body names, read from its first bytes: `{"w1@host": ...`. */
+export function nodeOfBody(body: Buffer): string | undefined {
+  const start = body.subarray(0, 4096).toString('utf8')
+  const m = /^\s*\{\s*("(?:[^"\\]|\\.){1,1024}")\s*:/.exec(start)
+  if (!m) return undefined
+  try {
+    return JSON.parse(m[1]) as string
+  } catch {
+    return undefined
+  }
+}
+
 /** Decodes one reply body, never deserializing anything but JSON (pickle is never touched). */
 export function decodeReply(msg: ReceivedMessage): {node: string; payload: unknown} | Undecodable {
+  const unreadable = (reason: string): Undecodable => {
+    const node = nodeOfBody(msg.body)
+    return {reason, contentType: msg.contentType, ...(node === undefined ? {} : {node})}
+  }
+  if (msg.unreadable !== undefined) return unreadable(msg.unreadable)
   const contentType = msg.contentType?.toLowerCase()
   if (!contentType || !JSON_TYPES.has(contentType)) {
     return {reason: `undecodable reply: content type ${msg.contentType ?? '(none)'} is not JSON`, contentType: msg.contentType}
@@ -65,11 +107,15 @@ export function decodeReply(msg: ReceivedMessage): {node: string; payload: unkno
   if (encoding && encoding !== 'utf-8' && encoding !== 'utf8') {
     return {reason: `undecodable reply: content encoding ${msg.contentEncoding} is not utf-8`, contentType: msg.contentType}
   }
+  if (msg.body.length > MAX_REPLY_BYTES) {
+    return unreadable(`reply of ${(msg.body.length / 1048576).toFixed(1)} MiB is larger than the ${MAX_REPLY_BYTES / 1048576} MiB wfctl holds`)
+  }
+  if (nestsDeeper(msg.body, MAX_REPLY_DEPTH)) return unreadable(`reply nests deeper than ${MAX_REPLY_DEPTH} levels`)
   let body: unknown
   try {
     body = parsePythonJson(msg.body.toString('utf8'))
   } catch {
-    return {reason: 'undecodable reply: body is not valid JSON', contentType: msg.contentType}
+    return unreadable('undecodable reply: body is not valid JSON')
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return {reason: 'foreign reply: body is not a {node: payload} object', contentType: msg.contentType}
@@ -83,7 +129,7 @@ export function decodeReply(msg: ReceivedMessage): {node: string; payload: unkno
 
 /** Gathers the replies to one ticket; tolerant of everything else that lands in the reply queue. */
 export class ReplyCollector {
-  readonly collected: Collected = {replies: [], undecodable: [], foreign: 0}
+  readonly collected: Collected = {replies: [], nodes: new Set(), undecodable: [], foreign: 0}
 
   constructor(
     private readonly ticket: string,
@@ -92,14 +138,26 @@ export class ReplyCollector {
 
   /** Returns true when the message was a reply to this ticket (decodable or not). */
   accept(msg: ReceivedMessage): boolean {
-    if (msg.headers.ticket !== this.ticket) {
+    // A message too large to read may have lost its headers: on a reply route of one's own, it is one's own.
+    if (msg.headers.ticket !== this.ticket && !msg.headersLost) {
       this.collected.foreign += 1
       return false
     }
     const latencyMs = Math.max(0, Math.round((msg.receivedAt - this.publishedAt()) * 10) / 10)
-    const decoded = decodeReply(msg)
-    if ('reason' in decoded) this.collected.undecodable.push({...decoded, latencyMs})
-    else this.collected.replies.push({...decoded, latencyMs})
+    let decoded: ReturnType<typeof decodeReply>
+    try {
+      decoded = decodeReply(msg)
+    } catch (error) {
+      // Whatever a reply holds, it is that reply's problem, never the collection's.
+      decoded = {reason: `could not read reply: ${(error as Error).message}`, contentType: msg.contentType}
+    }
+    if ('reason' in decoded) {
+      this.collected.undecodable.push({...decoded, latencyMs})
+      if (decoded.node !== undefined) this.collected.nodes.add(decoded.node)
+    } else {
+      this.collected.replies.push({...decoded, latencyMs})
+      this.collected.nodes.add(decoded.node)
+    }
     return true
   }
 }

@@ -62,8 +62,13 @@ export class Mailbox {
     const call = this.active
     // Late replies to an earlier ticket land here too; with no call waiting they are dropped.
     if (!call) return
-    for (const message of messages) call.collector.accept(message)
-    call.check()
+    try {
+      for (const message of messages) call.collector.accept(message)
+      call.check()
+    } catch (error) {
+      // A bug, not a bad reply (the collector reports those): end the call with it, cleanup included.
+      call.settle(error as Error)
+    }
   }
 
   /** Publishes a request that wants replies and collects them until complete or the deadline. */

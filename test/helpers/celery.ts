@@ -107,8 +107,10 @@ export function celery(args: string[], opts: {broker: string; keyPrefix?: string
     const child = spawn(PYTHON, ['-m', 'celery', '-A', 'wfctl_tasks', ...args], {cwd: FIXTURES, env: celeryEnv(opts), stdio: ['ignore', 'pipe', 'pipe']})
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
+    child.stdout.setEncoding('utf8')
+    child.stderr.setEncoding('utf8')
+    child.stdout.on('data', (d: string) => (stdout += d))
+    child.stderr.on('data', (d: string) => (stderr += d))
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000)
     child.on('error', reject)
     child.on('close', (code) => {

@@ -30,8 +30,11 @@ export function runWfctl(args: string[], opts: CliOptions = {}): Promise<CliRun>
     const child = spawn(process.execPath, [BIN, ...args], {env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe']})
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
+    // Decoded as a stream: a character split across two chunks stays one character.
+    child.stdout.setEncoding('utf8')
+    child.stderr.setEncoding('utf8')
+    child.stdout.on('data', (d: string) => (stdout += d))
+    child.stderr.on('data', (d: string) => (stderr += d))
     const killer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000)
     let signaller: NodeJS.Timeout | undefined
     if (opts.signal && opts.signalWhen) {

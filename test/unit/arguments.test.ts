@@ -6,6 +6,7 @@ import {
   argsObject,
   attributeNames,
   autoscaleBounds,
+  durationMs,
   keyValues,
   looseValue,
   nonNegativeInteger,
@@ -269,4 +270,24 @@ test('terminateArguments: nothing without --terminate, TERM by default, --signal
   assert.deepEqual(terminateArguments(true, 'kill'), {terminate: true, signal: 'KILL'})
   assert.throws(() => terminateArguments(false, 'KILL'), /--signal applies only with --terminate/)
   assert.throws(() => terminateArguments(true, 'NOPE'), /not a signal name/)
+})
+
+test('waits: positive seconds that a timer can hold, refused beyond', () => {
+  assert.equal(durationMs('1', '--timeout'), 1000)
+  assert.equal(durationMs('0.5', '--timeout'), 500)
+  assert.equal(durationMs('.25', '--timeout'), 250)
+  assert.equal(durationMs('2147483', '--timeout'), 2_147_483_000)
+  assert.equal(durationMs('1e3', '--timeout'), 1_000_000)
+  assert.throws(() => durationMs('1e10', '--timeout'), /at most 2147483 seconds/)
+  for (const bad of ['1e10', '2592000', '2147484', '0', '-1', '', ' ', 'NaN', 'Infinity', '1e400', '0x10', '0.0001', '1s']) {
+    assert.throws(() => durationMs(bad, '--timeout'), (e: Error) => e instanceof UsageError && /^--timeout must be/.test(e.message), JSON.stringify(bad))
+  }
+})
+
+test('names sent to workers hold no control or bidi characters', () => {
+  for (const bad of ['q\x1b[2J', 'q\x00', 'q\u009b', 'q\u202e', 'q\u2066x']) {
+    assert.throws(() => word(bad, 'QUEUE'), UsageError, JSON.stringify(bad))
+    assert.throws(() => taskIds([bad]), UsageError, JSON.stringify(bad))
+    assert.throws(() => stampedHeaders([`k=${bad}`]), UsageError, JSON.stringify(bad))
+  }
 })

@@ -66,3 +66,35 @@ test('error replies are objects with error and without ok, as the celery CLI cla
   assert.equal(errorOf(null), undefined)
   assert.equal(errorOf(['error']), undefined)
 })
+
+test('a reply nested deeper than any worker writes is that node\'s error; the next reply is kept', () => {
+  const c = new ReplyCollector(TICKET, () => 100)
+  const deep = `{"deep@h": ${'['.repeat(6000)}1${']'.repeat(6000)}}`
+  c.accept(msg(deep))
+  c.accept(msg('{"ok@h": {"ok": "pong"}}'))
+  assert.deepEqual(c.collected.replies.map((r) => r.node), ['ok@h'])
+  assert.equal(c.collected.undecodable.length, 1)
+  assert.equal(c.collected.undecodable[0].node, 'deep@h')
+  assert.match(c.collected.undecodable[0].reason, /nests deeper than 512 levels/)
+  assert.deepEqual([...c.collected.nodes].sort(), ['deep@h', 'ok@h'])
+  // Brackets inside strings are text, not nesting.
+  const brackets = `{"s@h": ${JSON.stringify('['.repeat(6000))}}`
+  assert.deepEqual(decodeReply(msg(brackets)), {node: 's@h', payload: '['.repeat(6000)})
+})
+
+test('a reply the transport could not hold is reported with its node, and a body over the limit is refused unread', () => {
+  const c = new ReplyCollector(TICKET, () => 100)
+  c.accept(msg('{"big@h": {"ok": "xxxx', {unreadable: 'reply of 70.0 MiB is larger than the 64.0 MiB wfctl holds'}))
+  assert.deepEqual(c.collected.undecodable[0], {reason: 'reply of 70.0 MiB is larger than the 64.0 MiB wfctl holds', contentType: 'application/json', node: 'big@h', latencyMs: 20})
+  const huge = Buffer.alloc(64 * 1024 * 1024 + 10, 0x20)
+  huge.write('{"huge@h": "', 0)
+  const decoded = decodeReply(msg(huge))
+  assert.ok('reason' in decoded && /larger than the 64 MiB/.test(decoded.reason) && decoded.node === 'huge@h')
+})
+
+test('a message whose fields are of the wrong types is that message\'s problem, not an exception', () => {
+  const c = new ReplyCollector(TICKET, () => 100)
+  const hostile = msg('{"a@h": 1}', {contentType: {toLowerCase: () => { throw new Error('boom') }} as unknown as string})
+  assert.doesNotThrow(() => c.accept(hostile))
+  assert.match(c.collected.undecodable[0].reason, /could not read reply: boom/)
+})

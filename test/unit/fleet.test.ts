@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import {mkdtempSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {test} from 'node:test'
@@ -11,7 +11,7 @@ import type {Collected} from '../../src/protocol/collector.ts'
 import type {CallResult} from '../../src/protocol/mailbox.ts'
 
 function collected(...nodes: string[]): Collected {
-  return {replies: nodes.map((node) => ({node, payload: {ok: 'pong'}, latencyMs: 1})), undecodable: [], foreign: 0}
+  return {replies: nodes.map((node) => ({node, payload: {ok: 'pong'}, latencyMs: 1})), nodes: new Set(nodes), undecodable: [], foreign: 0}
 }
 function call(c: Collected, over: Partial<CallResult> = {}): CallResult {
   return {...c, request: {method: 'ping', arguments: {}, destination: null, pattern: null, matcher: null}, elapsedMs: 5, complete: false, ...over}
@@ -33,6 +33,7 @@ test('--expect: a count, names, or @file with comments', () => {
   writeFileSync(join(dir, 'empty'), '# nobody\n')
   assert.throws(() => parseExpect(`@${join(dir, 'empty')}`), /names no node/)
   assert.throws(() => parseExpect('@/nonexistent/file'), /cannot read roster file/)
+  rmSync(dir, {recursive: true, force: true})
   assert.throws(() => parseExpect('0'), UsageError)
   assert.equal(parseExpect(undefined), undefined)
 })
@@ -72,7 +73,40 @@ test('exit codes: 0 complete, 1 partial or error, 69 nobody', () => {
   assert.equal(exitCodeOf(summarize('ping', call(collected('a@h', 'b@h')), [], {count: 2})), 0)
   const err = collected()
   err.replies.push({node: 'a@h', payload: {error: 'unknown task'}, latencyMs: 1})
+  err.nodes.add('a@h')
   assert.equal(exitCodeOf(summarize('rate_limit', call(err), [], undefined)), 1)
-  const undecodable: Collected = {replies: [], undecodable: [{reason: 'pickle', latencyMs: 1}], foreign: 0}
+  const undecodable: Collected = {replies: [], nodes: new Set(), undecodable: [{reason: 'pickle', latencyMs: 1}], foreign: 0}
   assert.equal(exitCodeOf(summarize('ping', call(undecodable), [], undefined)), 1)
+})
+
+test('a node whose reply could not be read answered: an error, not missing, and the exit code is 1', () => {
+  const c = collected('b@h')
+  c.undecodable.push({reason: 'reply nests deeper than 512 levels', node: 'a@h', latencyMs: 2})
+  c.nodes.add('a@h')
+  const result = summarize('ping', call(c), ['a@h', 'b@h'], undefined)
+  assert.deepEqual(result.missing, [])
+  assert.deepEqual(result.errors, {'a@h': 'reply nests deeper than 512 levels'})
+  assert.deepEqual(result.undecodable, [{reason: 'reply nests deeper than 512 levels', node: 'a@h'}])
+  assert.equal(exitCodeOf(result), 1)
+})
+
+test('rosters: counts are positive, names are node names, files are small regular files whose content is never echoed', () => {
+  for (const bad of ['-1', '0', '+0', '1.5', '99999999999999999999']) assert.throws(() => parseExpect(bad), /positive count/, bad)
+  assert.throws(() => parseExpect('@/dev/zero'), /not a regular file/)
+  assert.throws(() => parseExpect('@/proc/self'), /not a regular file/)
+  assert.throws(() => parseExpect('@'), /needs a file name/)
+  const dir = mkdtempSync(join(tmpdir(), 'wfctl-roster-'))
+  try {
+    writeFileSync(join(dir, 'shadow'), 'root:$y$j9T$abcdefgh$secrethash:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n')
+    assert.throws(() => parseExpect(`@${join(dir, 'shadow')}`), (e: Error) => /line 1: not a node name/.test(e.message) && !e.message.includes('secrethash') && !e.message.includes('root'))
+    writeFileSync(join(dir, 'big'), 'a@h\n'.repeat(300_000))
+    assert.throws(() => parseExpect(`@${join(dir, 'big')}`), /larger than 1024 KiB/)
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
+  }
+  for (const bad of ['w1\x01@h', 'w1\x1b[2J@h', 'w\u202e1@h', '-x@h']) {
+    assert.throws(() => parseDestinations([bad]), UsageError, JSON.stringify(bad))
+    assert.throws(() => parseExpect(bad), UsageError, JSON.stringify(bad))
+  }
+  assert.deepEqual(parseDestinations(['celery@airflow-worker-0.airflow.svc:1', 'w_1+x=y~%@h']), ['celery@airflow-worker-0.airflow.svc:1', 'w_1+x=y~%@h'])
 })

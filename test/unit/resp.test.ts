@@ -4,7 +4,8 @@ import assert from 'node:assert/strict'
 import {createServer, type AddressInfo, type Server, type Socket} from 'node:net'
 import {after, before, test} from 'node:test'
 
-import {RespConnection, RespError} from '../../src/broker/resp.ts'
+import {OversizedBulk, RespConnection, RespError, RespReader, type Reply} from '../../src/broker/resp.ts'
+import {ConnectionLostError} from '../../src/errors.ts'
 
 /** Answers each command (a RESP array) from `script`, writing the answer one byte at a time. */
 let server: Server
@@ -116,19 +117,19 @@ test('a command unanswered within the command timeout ends the connection and re
   script = (args) => (args[0] === 'HANG' ? undefined : '+OK\r\n')
   const c = await RespConnection.open({...opts, port, commandTimeoutMs: 100})
   const started = performance.now()
-  await assert.rejects(c.call('HANG'), /timed out after 100 ms/)
+  await assert.rejects(c.call('HANG'), /did not answer within 100 ms/)
   assert.ok(performance.now() - started < 1000)
   assert.equal(c.status, 'closed')
-  await assert.rejects(c.call('PING'), /timed out|closed/)
+  await assert.rejects(c.call('PING'), /did not answer|closed/)
 })
 
-test('a server that hangs up rejects what is pending with "Connection is closed."', async () => {
+test('a server that hangs up rejects what is pending with a ConnectionLostError', async () => {
   script = (args) => {
     if (args[0] === 'BYE') for (const s of sockets) s.destroy()
     return args[0] === 'BYE' ? undefined : '+OK\r\n'
   }
   const c = await RespConnection.open({...opts, port})
-  await assert.rejects(c.call('BYE'), /Connection is closed/)
+  await assert.rejects(c.call('BYE'), (e: Error) => e instanceof ConnectionLostError && /closed the connection/.test(e.message))
 })
 
 test('nothing listening: the open fails with ECONNREFUSED', async () => {
@@ -137,4 +138,80 @@ test('nothing listening: the open fails with ECONNREFUSED', async () => {
   const free = (probe.address() as AddressInfo).port
   await new Promise((resolve) => probe.close(resolve))
   await assert.rejects(RespConnection.open({...opts, port: free}), (e: NodeJS.ErrnoException) => e.code === 'ECONNREFUSED')
+})
+
+test('a server that trickles its answer gets no more time than one that is silent: the deadline is per command', async () => {
+  script = (args) => (args[0] === 'SLOW' ? '$40\r\n' + 'x'.repeat(40) + '\r\n' : '+OK\r\n')
+  // The scripted server writes one byte per event-loop turn; slow it to one byte per 20 ms.
+  const slow = script
+  script = (args) => {
+    if (args[0] !== 'SLOW') return slow(args)
+    const socket = [...sockets].at(-1)!
+    const bytes = Buffer.from(slow(args)!)
+    let i = 0
+    const timer = setInterval(() => {
+      if (socket.destroyed || i >= bytes.length) return clearInterval(timer)
+      socket.write(bytes.subarray(i, i + 1))
+      i += 1
+    }, 20)
+    return undefined
+  }
+  const c = await RespConnection.open({...opts, port, commandTimeoutMs: 200})
+  await assert.rejects(c.call('SLOW'), /did not answer within 200 ms/)
+  assert.equal(c.status, 'closed')
+})
+
+test('a user who may not name connections (CLIENT refused by an ACL) still gets a ready connection', async () => {
+  script = (args) => (args[0] === 'CLIENT' ? "-NOPERM User limited has no permissions to run the 'client|setname' command\r\n" : '+OK\r\n')
+  const c = await RespConnection.open({...opts, port, name: 'wfctl'})
+  assert.equal(c.status, 'ready')
+  assert.equal(await c.call('PING'), 'OK')
+  c.destroy()
+})
+
+function readAll(input: Buffer, chunk: number, maxBulkBytes?: number): (Reply | RespError)[] {
+  const out: (Reply | RespError)[] = []
+  const reader = new RespReader((v) => out.push(v), maxBulkBytes)
+  for (let i = 0; i < input.length; i += chunk) reader.feed(input.subarray(i, i + chunk))
+  return out
+}
+
+test('the reader: every split of a pipelined stream gives the same replies', () => {
+  const stream = Buffer.from('+OK\r\n$4\r\nh\xc3\xa9!\r\n*2\r\n$3\r\nkey\r\n*1\r\n:7\r\n$0\r\n\r\n-ERR no\r\n*0\r\n$-1\r\n', 'latin1')
+  const whole = readAll(stream, stream.length)
+  assert.equal(whole.length, 7)
+  for (let chunk = 1; chunk < stream.length; chunk++) assert.deepEqual(readAll(stream, chunk), whole)
+  assert.deepEqual(whole.slice(0, 4), ['OK', 'hé!', ['key', [7]], ''])
+  assert.ok(whole[4] instanceof RespError)
+})
+
+test('the reader: a 50 MB bulk string in small chunks arrives whole', () => {
+  const size = 50 * 1000 * 1000
+  const body = Buffer.alloc(size, 0x61)
+  body[0] = 0x7b
+  body[size - 1] = 0x7d
+  const input = Buffer.concat([Buffer.from(`*2\r\n$1\r\nk\r\n$${size}\r\n`), body, Buffer.from('\r\n')])
+  const [reply] = readAll(input, 65536) as [string, string][]
+  assert.equal(reply[0], 'k')
+  assert.equal(reply[1].length, size)
+  assert.ok(reply[1].startsWith('{a') && reply[1].endsWith('a}'))
+})
+
+test('the reader: a bulk string over the limit is dropped, keeping its ends, and the stream goes on', () => {
+  const body = Buffer.concat([Buffer.from('HEAD'), Buffer.alloc(300_000, 0x2e), Buffer.from('TAIL')])
+  const input = Buffer.concat([Buffer.from(`$${body.length}\r\n`), body, Buffer.from('\r\n:5\r\n')])
+  for (const chunk of [1000, 65536, input.length]) {
+    const [big, next] = readAll(input, chunk, 100_000)
+    assert.ok(big instanceof OversizedBulk)
+    assert.equal(big.length, body.length)
+    assert.ok(big.head.startsWith('HEAD') && big.tail.endsWith('TAIL'))
+    assert.ok(big.head.length <= 65536 && big.tail.length <= 65536)
+    assert.equal(next, 5)
+  }
+})
+
+test('the reader: bytes that are not RESP are refused, not guessed at', () => {
+  for (const bad of ['?what\r\n', '$abc\r\n', '$3\r\nabcXY', ':1x\r\n', '+no newline' + 'x'.repeat(70_000)]) {
+    assert.throws(() => readAll(Buffer.from(bad), 7), Error, bad.slice(0, 20))
+  }
 })

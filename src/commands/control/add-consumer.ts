@@ -25,9 +25,9 @@ Workers reply before the change is applied; check it with \`celery inspect activ
     const {args, flags} = await this.parse(ControlAddConsumer)
     const queue = word(args.queue, 'QUEUE')
     const request: Record<string, unknown> = {queue}
-    if (flags.exchange !== undefined) request.exchange = flags.exchange
+    if (flags.exchange !== undefined) request.exchange = word(flags.exchange, '--exchange')
     if (flags['exchange-type'] !== undefined) request.exchange_type = flags['exchange-type']
-    if (flags['routing-key'] !== undefined) request.routing_key = flags['routing-key']
+    if (flags['routing-key'] !== undefined) request.routing_key = word(flags['routing-key'], '--routing-key')
     return this.perform(flags, 'add_consumer', request)
   }
 }

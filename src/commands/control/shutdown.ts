@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 
+import {durationMs} from '../../fleet/arguments.js'
 import {FleetCommand} from '../../base-command.js'
 import {ExitCode, UsageError} from '../../errors.js'
 import {whom} from '../../fleet/methods.js'
@@ -35,8 +36,7 @@ a terminal (skip with --yes) and refuses without one unless --yes.`
     const addressed = target.destination.length > 0 || target.pattern !== undefined
     if (!addressed && !flags.all) throw new UsageError('shutdown would reach every worker: pass --all, or address nodes with -d or --pattern')
     if (addressed && flags.all) throw new UsageError('--all cannot be combined with -d or --pattern')
-    const waitMs = flags['no-wait'] ? undefined : Number(flags.wait) * 1000
-    if (waitMs !== undefined && !(waitMs > 0)) throw new UsageError(`--wait must be a positive number of seconds, got "${flags.wait}"`)
+    const waitMs = flags['no-wait'] ? undefined : durationMs(flags.wait, '--wait')
     const pingTimeoutMs = this.timeoutMs(flags)
     const reason = flags.reason ?? `shutdown requested by wfctl (${this.operator()})`
     const args = {msg: reason}
