@@ -6,7 +6,7 @@ import {readdirSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 
 const tiers = process.argv.slice(2)
-const roots = (tiers.length > 0 ? tiers : ['unit', 'commands', 'integration', 'e2e', 'agent', 'interop']).map((t) => join('test', t))
+const roots = (tiers.length > 0 ? tiers : ['unit', 'commands', 'integration', 'e2e', 'agent', 'interop', 'hostile']).map((t) => join('test', t))
 
 function find(dir) {
   return readdirSync(dir).flatMap((name) => {

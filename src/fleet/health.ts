@@ -69,6 +69,8 @@ export function evaluate(result: FleetResult, opts: HealthOptions, now = Date.no
       else nodes[node] = [...new Set([...(own(nodes, node) ?? []), ...names])]
     }
   }
+  // A node whose reply could not be read answered, but says nothing of its queues.
+  for (const [node, error] of Object.entries(result.errors)) if (!Object.hasOwn(result.replies, node)) errors[node] = error
   const replied = Object.keys(result.replies).length
   const idle = Object.entries(nodes).filter(([node, q]) => q.length === 0 && !Object.hasOwn(errors, node)).map(([node]) => node)
   const queues: Record<string, string[]> = {}
