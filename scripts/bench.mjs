@@ -38,16 +38,13 @@ function measure(argv) {
 const wfctl = (...args) => [process.execPath, BIN, ...args, '-b', URL]
 const celery = (...args) => [PYTHON, '-m', 'celery', '-b', URL, ...args]
 
-/** How many nodes an answer names: wfctl --json's replies, or celery's "->  node: OK" lines. */
-function repliesOf(run, tool) {
-  if (tool === 'wfctl') {
-    try {
-      return Object.keys(JSON.parse(run.stdout).replies).length
-    } catch {
-      return 0
-    }
-  }
-  return (run.stdout.match(/^->\s+\S+: OK/gm) ?? []).length
+/** How many nodes an answer names: wfctl --json's replies, wfctl's table rows, or celery's "->  node: OK" lines. */
+function repliesOf(run) {
+  try {
+    return Object.keys(JSON.parse(run.stdout).replies).length
+  } catch {}
+  const celeryLines = (run.stdout.match(/^->\s+\S+: OK/gm) ?? []).length
+  return celeryLines || (run.stdout.match(/^\S+\s+OK\s+\d+ ms/gm) ?? []).length
 }
 
 function median(values) {
@@ -63,7 +60,7 @@ function compare(name, wf, ce, expectReplies, runs = RUNS) {
   for (let i = 0; i < runs; i++) {
     for (const [tool, argv] of [['wfctl', wf], ['celery', ce]]) {
       const run = measure(argv)
-      results[tool].push({...run, replies: repliesOf(run, tool)})
+      results[tool].push({...run, replies: repliesOf(run)})
     }
   }
   const summary = (tool) => ({
@@ -133,6 +130,14 @@ async function main() {
     rows.push(compare('fleet-wide ping, 3 real workers (--expect 3 vs celery inspect ping)', wfctl('control', 'ping', '--expect', '3', '--json'), celery('inspect', 'ping'), 3))
     rows.push(compare('targeted ping, 1 of 3 real workers (-d)', wfctl('control', 'ping', '-d', `bench2@${HOST}`, '--json'), celery('inspect', 'ping', '-d', `bench2@${HOST}`), 1))
     await Promise.all(workers.map((w) => w.stop()))
+    {
+      // One node answering with a 50 MB reply: reading it must be linear, and --timeout a deadline.
+      const big = startProcess([process.execPath, join(ROOT, 'scripts', 'big-reply-worker.mjs'), URL, `big@${HOST}`, String(50 * 1000 * 1000)], /ready/, 30_000)
+      sims.push(big)
+      await big.ready
+      rows.push(compare('one 50 MB reply (-d, -t 20)', wfctl('control', 'ping', '-d', `big@${HOST}`, '-t', '20', '--json'), celery('inspect', 'ping', '-d', `big@${HOST}`, '-t', '20'), 1, Math.min(RUNS, 3)))
+      await big.stop()
+    }
     for (const n of [1000, 10000]) {
       const sim = startProcess([process.execPath, BIN, 'simulate', '--workers', String(n), '--name-prefix', 'sim', '--hostname', 'bench', '--heartbeat', '3600', '-b', URL], /simulated workers/, 120_000)
       sims.push(sim)
@@ -141,6 +146,11 @@ async function main() {
       const row = compare(`ping across ${n.toLocaleString('en')} simulated workers`, wfctl('control', 'ping', '--expect', String(n), '-t', '20', '--json'), celery('inspect', 'ping', '-t', '1'), n, runs)
       row.simulatorRss = peakRss(sim.child.pid)
       rows.push(row)
+      if (n >= 10000) {
+        // The same answer as a table: rendering must cost about what printing JSON does.
+        rows.push(compare(`${n.toLocaleString('en')}-row table against --json (wfctl only)`, wfctl('control', 'ping', '--expect', String(n), '-t', '20'), wfctl('control', 'ping', '--expect', String(n), '-t', '20', '--json'), n, runs))
+        rows.at(-1).tools = ['table', '--json']
+      }
       await sim.stop()
     }
   } finally {
@@ -162,6 +172,8 @@ async function waitForNodes(n) {
 }
 
 const GOALS = {
+  'row table': {wall: 1.5},
+  '50 MB': {absolute: 2},
   'fleet-wide': {wall: 0.25},
   targeted: {wall: 0.8},
   '10,000': {wall: 0.5, absolute: 2, rss: 150 * MiB},
@@ -181,8 +193,9 @@ function report(rows) {
     if (goal?.absolute !== undefined) checks.push(`≤ ${goal.absolute} s: ${row.wfctl.wall <= goal.absolute ? 'met' : 'MISSED'}`)
     if (goal?.rss !== undefined) checks.push(`RSS < ${fmt.mib(goal.rss)}: ${row.wfctl.rss < goal.rss ? 'met' : 'MISSED'}`)
     if (row.wfctl.replies < row.expectReplies) checks.push(`wfctl got ${row.wfctl.replies} of ${row.expectReplies} replies`)
-    lines.push(`| ${row.name} | wfctl | ${fmt.s(row.wfctl.wall)} | ${fmt.s(row.wfctl.cpu)} | ${fmt.mib(row.wfctl.rss)} | ${row.wfctl.replies} | ${fmt.x(ratio.wall)}, ${fmt.x(ratio.cpu)}, ${fmt.x(ratio.rss)} | ${checks.join('; ') || '-'} |`)
-    lines.push(`|  | celery | ${fmt.s(row.celery.wall)} | ${fmt.s(row.celery.cpu)} | ${fmt.mib(row.celery.rss)} | ${row.celery.replies} |  |  |`)
+    const [first, second] = row.tools ?? ['wfctl', 'celery']
+    lines.push(`| ${row.name} | ${first} | ${fmt.s(row.wfctl.wall)} | ${fmt.s(row.wfctl.cpu)} | ${fmt.mib(row.wfctl.rss)} | ${row.wfctl.replies} | ${fmt.x(ratio.wall)}, ${fmt.x(ratio.cpu)}, ${fmt.x(ratio.rss)} | ${checks.join('; ') || '-'} |`)
+    lines.push(`|  | ${second} | ${fmt.s(row.celery.wall)} | ${fmt.s(row.celery.cpu)} | ${fmt.mib(row.celery.rss)} | ${row.celery.replies} |  |  |`)
   }
   const sims = rows.filter((r) => r.simulatorRss)
   lines.push('')

@@ -63,19 +63,20 @@ export function parsePythonJson(text: string): unknown {
  */
 export const MAX_REPLY_DEPTH = 512
 
-/** Whether JSON text nests arrays and objects deeper than `max`: one pass over the bytes. */
-export function nestsDeeper(body: Buffer, max: number): boolean {
-  let depth = 0
-  let inString = false
-  for (let i = 0; i < body.length; i++) {
-    const c = body[i]
-    if (inString) {
-      if (c === 0x5c) i++
-      else if (c === 0x22) inString = false
-    } else if (c === 0x22) inString = true
-    else if (c === 0x5b || c === 0x7b) {
-      if (++depth > max) return true
-    } else if (c === 0x5d || c === 0x7d) depth--
+/**
+ * Whether a parsed value nests arrays and objects deeper than `max` (JSON.parse itself does not
+ * recurse; printing it back would). Iterative, and its cost is the number of values, not of bytes:
+ * a 50 MB string is one value.
+ */
+export function nestsDeeper(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]]
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!
+    if (typeof v !== 'object' || v === null) continue
+    if (depth + 1 > max) return true
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1])
+    }
   }
   return false
 }
@@ -110,13 +111,13 @@ export function decodeReply(msg: ReceivedMessage): {node: string; payload: unkno
   if (msg.body.length > MAX_REPLY_BYTES) {
     return unreadable(`reply of ${(msg.body.length / 1048576).toFixed(1)} MiB is larger than the ${MAX_REPLY_BYTES / 1048576} MiB wfctl holds`)
   }
-  if (nestsDeeper(msg.body, MAX_REPLY_DEPTH)) return unreadable(`reply nests deeper than ${MAX_REPLY_DEPTH} levels`)
   let body: unknown
   try {
     body = parsePythonJson(msg.body.toString('utf8'))
   } catch {
     return unreadable('undecodable reply: body is not valid JSON')
   }
+  if (nestsDeeper(body, MAX_REPLY_DEPTH)) return unreadable(`reply nests deeper than ${MAX_REPLY_DEPTH} levels`)
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return {reason: 'foreign reply: body is not a {node: payload} object', contentType: msg.contentType}
   }

@@ -21,18 +21,16 @@ export interface RedisEnvelope {
   }
 }
 
-/** Whether `text` is canonical padded base64, as Python's b64decode(validate) takes it: one pass, no regex. */
+/**
+ * Whether `text` is canonical padded base64, as Python's b64decode(validate) takes it. A single
+ * character-class search: no quantified group, so no backtracking stack on a 60 MB body.
+ */
 export function isBase64(text: string): boolean {
   const n = text.length
   if (n % 4 !== 0) return false
   let pad = 0
   if (n > 0 && text.charCodeAt(n - 1) === 0x3d) pad = text.charCodeAt(n - 2) === 0x3d ? 2 : 1
-  for (let i = 0; i < n - pad; i++) {
-    const c = text.charCodeAt(i)
-    const ok = (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2f
-    if (!ok) return false
-  }
-  return true
+  return !/[^A-Za-z0-9+/]/.test(pad > 0 ? text.slice(0, n - pad) : text)
 }
 
 export function encodeEnvelope(msg: WireMessage, exchange: string, routingKey: string): RedisEnvelope {
@@ -87,8 +85,12 @@ export function decodeEnvelope(raw: string, receivedAt: number): ReceivedMessage
   if (typeof e.body !== 'string') return 'envelope has no body'
   let body: Buffer
   if (props.body_encoding === 'base64') {
-    if (!isBase64(e.body)) return 'envelope body is not valid base64'
+    // Node's decoder skips what is not base64: a body of the right decoded length was all base64
+    // (one native pass, where a scan of a 60 MB body costs a tenth of a second more).
     body = Buffer.from(e.body, 'base64')
+    const n = e.body.length
+    const pad = e.body.endsWith('==') ? 2 : e.body.endsWith('=') ? 1 : 0
+    if (n % 4 !== 0 || body.length !== (n / 4) * 3 - pad) return 'envelope body is not valid base64'
   } else {
     body = Buffer.from(e.body, 'utf8')
   }
