@@ -2,44 +2,12 @@
 // return (a reason or undefined, never a throw), in bounded time, and never accept what Python
 // rejects. Fixed seed, one Python run.
 import assert from 'node:assert/strict'
-import {execFileSync} from 'node:child_process'
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
-import {after, test} from 'node:test'
+import {test} from 'node:test'
 
 import {PATTERN_LIMITS, globProblem, matchesNode, pcreProblem} from '../../src/protocol/pattern.ts'
+import {askPython} from '../helpers/python-oracle.ts'
 
-const PYTHON = process.env.WFCTL_TEST_PYTHON ?? '/usr/bin/python3'
 
-const ORACLE = String.raw`
-import fnmatch, json, re, sys, warnings
-data = json.load(open(sys.argv[1], encoding='utf-8'))
-samples = data['samples']
-def run(kind, item):
-    p = item['p']
-    r = {'ok': True}
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter('always')
-            if kind == 'pcre':
-                re.purge()
-                re.compile(p)
-            else:
-                fnmatch._compile_pattern.cache_clear()
-                fnmatch.fnmatch('', p)
-        if caught:
-            r['warning'] = str(caught[0].message)
-    except Exception as e:
-        r = {'ok': False, 'error': type(e).__name__ + ': ' + str(e)[:200]}
-    if r['ok'] and item['match']:
-        if kind == 'pcre':
-            r['matches'] = [bool(re.match(p, s)) for s in samples]
-        else:
-            r['matches'] = [fnmatch.fnmatch(s, p) for s in samples]
-    return r
-json.dump({kind: [run(kind, item) for item in data[kind]] for kind in ('pcre', 'glob')}, open(sys.argv[2], 'w', encoding='utf-8'))
-`
 
 const SAMPLES = ['', 'a', 'ab', 'aab', 'w1@vm', 'w10@vm', 'celery@host-1.example', 'a\n', 'a-b', 'a{1}', '1٣', 'é😀', '*?[]\\^$|(){}.+-']
 
@@ -90,11 +58,6 @@ const HOSTILE = [
   '{1,'.repeat(250),
 ]
 
-let dir: string | undefined
-
-after(() => {
-  if (dir) rmSync(dir, {recursive: true, force: true})
-})
 
 test('the checks never throw, whatever the input (a million characters of it included)', () => {
   for (const p of [...HOSTILE, ...RANDOM]) {
@@ -114,15 +77,10 @@ test('the checks never throw, whatever the input (a million characters of it inc
 })
 
 test('Python agrees: no randomly generated pattern wfctl accepts is one Python rejects, and the meaning is the same', (t) => {
-  dir = mkdtempSync(join(tmpdir(), 'wfctl-pattern-fuzz-'))
   const patterns = [...new Set([...RANDOM, ...HOSTILE.filter((h) => h.length <= PATTERN_LIMITS.length)])]
   const pcre = patterns.map((p) => ({p, match: pcreProblem(p) === undefined}))
   const glob = patterns.map((p) => ({p, match: globProblem(p) === undefined}))
-  const input = join(dir, 'in.json')
-  const output = join(dir, 'out.json')
-  writeFileSync(input, JSON.stringify({samples: SAMPLES, pcre, glob}))
-  execFileSync(PYTHON, ['-c', ORACLE, input, output], {timeout: 15_000, stdio: ['ignore', 'ignore', 'inherit']})
-  const out = JSON.parse(readFileSync(output, 'utf8')) as Record<'pcre' | 'glob', Array<{ok: boolean; error?: string; warning?: string; matches?: boolean[]}>>
+  const out = askPython(SAMPLES, pcre, glob)
   const bad: string[] = []
   for (const kind of ['pcre', 'glob'] as const) {
     const items = kind === 'pcre' ? pcre : glob

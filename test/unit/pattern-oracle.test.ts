@@ -2,48 +2,11 @@
 // interpreter a Celery worker runs, and must address exactly the node names Python's matcher
 // (kombu: re.match(pattern, name) / fnmatch.fnmatch(name, pattern)) says it addresses.
 import assert from 'node:assert/strict'
-import {execFileSync} from 'node:child_process'
-import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
-import {after, before, test} from 'node:test'
+import {before, test} from 'node:test'
 
 import {globProblem, matchesNode, pcreProblem} from '../../src/protocol/pattern.ts'
+import {askPython, type Verdict} from '../helpers/python-oracle.ts'
 
-const PYTHON = process.env.WFCTL_TEST_PYTHON ?? '/usr/bin/python3'
-
-/** One batch: compile every pattern (catching every exception and warning), match the accepted ones. */
-const ORACLE = String.raw`
-import fnmatch, json, re, sys, warnings
-data = json.load(open(sys.argv[1], encoding='utf-8'))
-samples = data['samples']
-out = {'version': sys.version.split()[0], 'pcre': [], 'glob': []}
-def run(kind, item):
-    p = item['p']
-    r = {'ok': True}
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter('always')
-            if kind == 'pcre':
-                re.purge()
-                re.compile(p)
-            else:
-                fnmatch._compile_pattern.cache_clear()
-                fnmatch.fnmatch('', p)
-        if caught:
-            r['warning'] = str(caught[0].message)
-    except Exception as e:
-        r = {'ok': False, 'error': type(e).__name__ + ': ' + str(e)[:200]}
-    if r['ok'] and item['match']:
-        if kind == 'pcre':
-            r['matches'] = [bool(re.match(p, s)) for s in samples]
-        else:
-            r['matches'] = [fnmatch.fnmatch(s, p) for s in samples]
-    return r
-for kind in ('pcre', 'glob'):
-    out[kind] = [run(kind, item) for item in data[kind]]
-json.dump(out, open(sys.argv[2], 'w', encoding='utf-8'))
-`
 
 /** Node names and the strings that tell the engines apart. */
 const SAMPLES = [
@@ -199,50 +162,26 @@ function genGlob(): string {
 const generatedPcre = Array.from({length: 700}, () => genPcre(0))
 const generatedGlob = Array.from({length: 300}, () => genGlob())
 
-interface Verdict {
-  ok: boolean
-  error?: string
-  warning?: string
-  matches?: boolean[]
-}
-
 interface Item {
   p: string
   accepted: boolean
   py: Verdict
 }
 
-let dir: string
 let pcre: Item[] = []
 let glob: Item[] = []
 let pythonVersion = ''
 
 before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'wfctl-pattern-oracle-'))
   const pcrePatterns = [...new Set([...PCRE_CORPUS, ...generatedPcre])]
   const globPatterns = [...new Set([...GLOB_CORPUS, ...generatedGlob])]
   const pcreAccepted = pcrePatterns.map((p) => pcreProblem(p) === undefined)
   const globAccepted = globPatterns.map((p) => globProblem(p) === undefined)
-  const input = join(dir, 'in.json')
-  const output = join(dir, 'out.json')
   // Python matches only what wfctl accepts: a refused pattern may be one that takes Python forever.
-  writeFileSync(
-    input,
-    JSON.stringify({
-      samples: SAMPLES,
-      pcre: pcrePatterns.map((p, i) => ({p, match: pcreAccepted[i]})),
-      glob: globPatterns.map((p, i) => ({p, match: globAccepted[i]})),
-    }),
-  )
-  execFileSync(PYTHON, ['-c', ORACLE, input, output], {timeout: 15_000, stdio: ['ignore', 'ignore', 'inherit']})
-  const out = JSON.parse(readFileSync(output, 'utf8')) as {version: string; pcre: Verdict[]; glob: Verdict[]}
+  const out = askPython(SAMPLES, pcrePatterns.map((p, i) => ({p, match: pcreAccepted[i]})), globPatterns.map((p, i) => ({p, match: globAccepted[i]})))
   pythonVersion = out.version
   pcre = pcrePatterns.map((p, i) => ({p, accepted: pcreAccepted[i], py: out.pcre[i]}))
   glob = globPatterns.map((p, i) => ({p, accepted: globAccepted[i], py: out.glob[i]}))
-})
-
-after(() => {
-  if (dir) rmSync(dir, {recursive: true, force: true})
 })
 
 test('the corpus is not vacuous: hundreds of patterns, many accepted, many refused', (t) => {
