@@ -67,3 +67,15 @@ export function askPython(samples: string[], pcre: OracleItem[], glob: OracleIte
     rmSync(dir, {recursive: true, force: true})
   }
 }
+
+/** mulberry32: a small PRNG with a fixed seed, so a generated corpus is the same on every run. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}

@@ -5,22 +5,12 @@ import assert from 'node:assert/strict'
 import {test} from 'node:test'
 
 import {PATTERN_LIMITS, globProblem, matchesNode, pcreProblem} from '../../src/protocol/pattern.ts'
-import {askPython} from '../helpers/python-oracle.ts'
+import {askPython, mulberry32} from '../helpers/python-oracle.ts'
 
 
 
 const SAMPLES = ['', 'a', 'ab', 'aab', 'w1@vm', 'w10@vm', 'celery@host-1.example', 'a\n', 'a-b', 'a{1}', '1٣', 'é😀', '*?[]\\^$|(){}.+-']
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const ALPHABET = [...'ab1-@.^$*+?()[]{}|\\:=!<>PdwsbZA,0289xuk^é٣😀 '] as const
 const rand = mulberry32(20261231)

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import {before, test} from 'node:test'
 
 import {globProblem, matchesNode, pcreProblem} from '../../src/protocol/pattern.ts'
-import {askPython, type Verdict} from '../helpers/python-oracle.ts'
+import {askPython, mulberry32, type Verdict} from '../helpers/python-oracle.ts'
 
 
 /** Node names and the strings that tell the engines apart. */
@@ -116,17 +116,6 @@ const GLOB_CORPUS = [
   '*[٣３]*', 'ß', 'K*', '.', '-', '@', '{', '}', '(', ')', '+', '$', '^', '|', '#', '!', '&', '~', '!*', '[.]*', 'a'.repeat(200),
 ]
 
-/** mulberry32: a small PRNG with a fixed seed, so the generated corpus is the same on every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const rand = mulberry32(0x5eed_cafe)
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]
