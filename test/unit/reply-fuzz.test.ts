@@ -90,13 +90,11 @@ test('the decoder and collector take any mutated envelope or body without throwi
   for (let i = 0; i < 3000; i++) {
     const body = random() < 0.5 ? Buffer.from(JSON.stringify({[`n${int(50)}@h`]: pick(PAYLOADS)})) : Buffer.from(pick(SEEDS))
     const raw = random() < 0.5 ? envelope(mutate(body)) : mutate(Buffer.from(envelope(body, random() < 0.2 ? {'content-type': pick(['application/x-python-serialize', '\x1b]0;x\x07', 7, null])} : {}))).toString('latin1')
-    let decoded: ReceivedMessage | string | undefined
-    assert.doesNotThrow(() => {
-      decoded = decodeEnvelope(raw, i)
-    })
+    // A throw fails the test by itself.
+    const decoded = decodeEnvelope(raw, i)
     if (typeof decoded === 'string') continue
-    messages.push(decoded!)
-    assert.doesNotThrow(() => collector.accept(decoded!))
+    messages.push(decoded)
+    assert.doesNotThrow(() => collector.accept(decoded))
   }
   const c = collector.collected
   assert.ok(c.replies.length > 100 && c.undecodable.length > 300, `both outcomes reached (${c.replies.length} replies, ${c.undecodable.length} undecodable)`)
