@@ -1,8 +1,8 @@
 import {Command, Flags, type Interfaces} from '@oclif/core'
 import {hostname, userInfo} from 'node:os'
 
-import type {Transport} from './broker/transport.js'
-import {CleanupError} from './broker/transport.js'
+import type {Transport} from './wire/transport.js'
+import {CleanupError} from './wire/transport.js'
 import {maskArgv, maskSecrets, parseBrokerUrl} from './broker/url.js'
 import {BrokerError, ExitCode, InterruptedError, UsageError, WfctlError} from './errors.js'
 import {safeJson, safeLine} from './render/safe.js'

@@ -1,7 +1,7 @@
 import {hostname as osHostname} from 'node:os'
 
 import {ResponderHost, type HostOptions, type StopReason} from './host.js'
-import type {LogEntry} from './link.js'
+import type {LogEntry} from '../wire/link.js'
 import {WorkerResponder, type ProfileOptions} from './responder.js'
 
 /** A fleet's broker and names, plus what every worker of it reports (see ProfileOptions). */

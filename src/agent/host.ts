@@ -1,7 +1,7 @@
-import type {Namespace} from '../broker/transport.js'
+import type {Namespace} from '../wire/transport.js'
 import {parseBrokerUrl, type BrokerUrl} from '../broker/url.js'
-import type {WorkerEvent} from './events.js'
-import type {AgentLink, IncomingRequest, LogEntry, ReplyBatch} from './link.js'
+import type {WorkerEvent} from '../wire/events.js'
+import type {AgentLink, IncomingRequest, LogEntry, ReplyBatch} from '../wire/link.js'
 import {WorkerResponder, workerProfile, type ProfileOptions, type WorkerProfile} from './responder.js'
 import {addressees, isAddressed} from './targeting.js'
 
@@ -58,10 +58,10 @@ export class ResponderHost {
   async open(): Promise<void> {
     const linkOptions = {url: this.url, namespace: this.namespace, connectTimeoutMs: this.opts.connectTimeoutMs ?? 5000}
     if (this.url.kind === 'redis') {
-      const {RedisAgentLink} = await import('./redis-agent.js')
+      const {RedisAgentLink} = await import('../broker/redis-agent.js')
       this.link = new RedisAgentLink(linkOptions)
     } else {
-      const {AmqpAgentLink} = await import('./amqp-agent.js')
+      const {AmqpAgentLink} = await import('../broker/amqp-agent.js')
       this.link = new AmqpAgentLink(linkOptions)
     }
     await this.link.connect({

@@ -1,8 +1,8 @@
 import {constants as osConstants, cpus} from 'node:os'
 
-import type {Namespace} from '../broker/transport.js'
+import type {Namespace} from '../wire/transport.js'
 import type {BrokerUrl} from '../broker/url.js'
-import {DEFAULT_SOFTWARE, utcoffset, type Software, type WorkerEvent, type WorkerEventType} from './events.js'
+import {DEFAULT_SOFTWARE, utcoffset, type Software, type WorkerEvent, type WorkerEventType} from '../wire/events.js'
 import {bindArguments, errorRepr, PyException, pyRepr, pyStrRepr, pyTypeName, truthy, type Signature} from './python.js'
 import {BUILTIN_TASKS, describeQueue, processSample, WorkerState, type StateTemplate} from './state.js'
 

@@ -1,10 +1,11 @@
 import {randomUUID} from 'node:crypto'
 import type {ChannelModel, ConfirmChannel} from 'amqplib'
 
-import type {ReceivedMessage, WireMessage} from '../protocol/message.js'
+import type {ReceivedMessage, WireMessage} from '../wire/message.js'
 import {BrokerError} from '../errors.js'
 import type {BrokerUrl} from './url.js'
-import {brokerFailure, withDeadline, type Inbox, type PublishResult, type Transport, type TransportOptions} from './transport.js'
+import {type Inbox, type PublishResult, type Transport} from '../wire/transport.js'
+import {brokerFailure, withDeadline, type TransportOptions} from './common.js'
 
 /** Celery's `control_queue_expires` (10 s) and `control_queue_ttl` (300 s), in ms (protocol §6.1). */
 const REPLY_QUEUE_ARGUMENTS = {'x-expires': 10_000, 'x-message-ttl': 300_000}

@@ -1,9 +1,10 @@
 import {randomUUID} from 'node:crypto'
 
-import {assertSafeEnvelope, decodeEnvelope, encodeEnvelope, oversizedEnvelope} from '../protocol/envelope.js'
-import {MAX_REPLY_BYTES, type ReceivedMessage, type WireMessage} from '../protocol/message.js'
+import {assertSafeEnvelope, decodeEnvelope, encodeEnvelope, oversizedEnvelope} from '../wire/envelope.js'
+import {MAX_REPLY_BYTES, type ReceivedMessage, type WireMessage} from '../wire/message.js'
 import {OversizedBulk, RespConnection, RespError, type Reply, type RespOptions} from './resp.js'
-import {brokerFailure, CleanupError, withDeadline, type Inbox, type PublishResult, type Transport, type TransportOptions} from './transport.js'
+import {CleanupError, type Inbox, type PublishResult, type Transport} from '../wire/transport.js'
+import {brokerFailure, withDeadline, type TransportOptions} from './common.js'
 
 /** kombu's field separator inside binding members and priority queue names (protocol §5.1). */
 export const SEP = '\x06\x16'

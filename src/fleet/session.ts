@@ -1,4 +1,4 @@
-import type {Namespace, Transport} from '../broker/transport.js'
+import type {Namespace, Transport} from '../wire/transport.js'
 import type {BrokerUrl} from '../broker/url.js'
 import {Mailbox} from '../protocol/mailbox.js'
 

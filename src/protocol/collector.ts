@@ -1,4 +1,4 @@
-import {MAX_REPLY_BYTES, type ReceivedMessage, type Undecodable} from './message.js'
+import {MAX_REPLY_BYTES, type ReceivedMessage, type Undecodable} from '../wire/message.js'
 
 /** One node's answer, exactly as the worker sent it. */
 export interface Reply {

@@ -1,7 +1,7 @@
-import type {Inbox, Transport} from '../broker/transport.js'
+import type {Inbox, Transport} from '../wire/transport.js'
 import {InterruptedError} from '../errors.js'
 import {ReplyCollector, type Collected} from './collector.js'
-import type {ReceivedMessage} from './message.js'
+import type {ReceivedMessage} from '../wire/message.js'
 import {buildRequest, encodeRequest, type RequestBody, type Target} from './request.js'
 
 export interface CallRequest extends Target {

@@ -2,7 +2,7 @@ import {randomUUID} from 'node:crypto'
 
 import {UnsafeMessageError} from '../errors.js'
 import {globProblem, pcreProblem} from './pattern.js'
-import type {WireMessage} from './message.js'
+import type {WireMessage} from '../wire/message.js'
 
 export type Matcher = 'glob' | 'pcre'
 

@@ -5,7 +5,7 @@ import type {Redis} from 'ioredis'
 import {parseBrokerUrl} from '../../src/broker/url.js'
 import {FleetSession} from '../../src/fleet/session.js'
 import {decodeReply} from '../../src/protocol/collector.js'
-import type {ReceivedMessage} from '../../src/protocol/message.js'
+import type {ReceivedMessage} from '../../src/wire/message.js'
 import {keysWithPrefix, token} from '../helpers/brokers.js'
 import {startWorker, type Worker} from '../helpers/celery.js'
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import {test} from 'node:test'
 
 import {ReplyCollector, decodeReply, errorOf} from '../../src/protocol/collector.ts'
-import type {ReceivedMessage} from '../../src/protocol/message.ts'
+import type {ReceivedMessage} from '../../src/wire/message.ts'
 
 const TICKET = 't-1'
 function msg(body: string | Buffer, over: Partial<ReceivedMessage> = {}): ReceivedMessage {

@@ -6,7 +6,7 @@ import {exitCodeOf, summarize, type FleetResult} from '../../src/fleet/outcome.t
 import type {Roster} from '../../src/fleet/roster.ts'
 import {ReplyCollector, decodeReply, type Collected} from '../../src/protocol/collector.ts'
 import type {CallResult} from '../../src/protocol/mailbox.ts'
-import type {ReceivedMessage} from '../../src/protocol/message.ts'
+import type {ReceivedMessage} from '../../src/wire/message.ts'
 
 /*
  * A test that feeds garbage replies to the collector: whatever lands in the reply queue, nothing

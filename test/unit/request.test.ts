@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {test} from 'node:test'
 
-import {assertSafeEnvelope, decodeEnvelope, encodeEnvelope} from '../../src/protocol/envelope.ts'
+import {assertSafeEnvelope, decodeEnvelope, encodeEnvelope} from '../../src/wire/envelope.ts'
 import {assertSafeRequest, buildRequest, encodeRequest, globProblem, pcreProblem} from '../../src/protocol/request.ts'
 import {UnsafeMessageError} from '../../src/errors.ts'
 

@@ -1,10 +1,11 @@
 import type {Redis as RedisClient, RedisOptions} from 'ioredis'
 
-import {redisNames, SEP} from '../broker/redis.js'
-import {brokerFailure, withDeadline} from '../broker/transport.js'
-import {assertSafeEnvelope, decodeEnvelope, encodeEnvelope} from '../protocol/envelope.js'
-import {chunks, decodeRequest, eventMessage, replyMessage, type AgentLink, type LinkListeners, type LinkOptions, type ReplyBatch} from './link.js'
-import type {WorkerEvent} from './events.js'
+import {redisNames, SEP} from './redis.js'
+import {brokerFailure, withDeadline} from './common.js'
+import {assertSafeEnvelope, decodeEnvelope, encodeEnvelope} from '../wire/envelope.js'
+import {chunks, decodeRequest, eventMessage, replyMessage, type AgentLink, type LinkListeners, type ReplyBatch} from '../wire/link.js'
+import {type LinkOptions} from './common.js'
+import type {WorkerEvent} from '../wire/events.js'
 
 /** Commands per pipeline and values per LPUSH: large enough for 10,000 nodes, small enough to stay responsive. */
 const PIPELINE_SLICE = 1000

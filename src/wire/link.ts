@@ -1,6 +1,4 @@
-import type {Namespace} from '../broker/transport.js'
-import type {BrokerUrl} from '../broker/url.js'
-import type {ReceivedMessage, WireMessage} from '../protocol/message.js'
+import type {ReceivedMessage, WireMessage} from './message.js'
 import type {WorkerEvent} from './events.js'
 import {assertSafeEvent, eventRoutingKey} from './events.js'
 
@@ -31,12 +29,6 @@ export interface LinkListeners {
   /** The link is gone for good (the broker closed the connection or channel). */
   onFailure(error: Error): void
   onLog(entry: LogEntry): void
-}
-
-export interface LinkOptions {
-  url: BrokerUrl
-  namespace: Namespace & {eventExchange: string}
-  connectTimeoutMs: number
 }
 
 /**

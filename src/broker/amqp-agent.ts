@@ -1,11 +1,12 @@
 import type {Channel, ChannelModel, ConsumeMessage} from 'amqplib'
 
-import {connectAmqp} from '../broker/amqp.js'
-import {brokerFailure, withDeadline} from '../broker/transport.js'
+import {connectAmqp} from './amqp.js'
+import {brokerFailure, withDeadline} from './common.js'
 import {BrokerError} from '../errors.js'
-import type {WireMessage} from '../protocol/message.js'
-import {chunks, decodeRequest, eventMessage, replyMessage, type AgentLink, type LinkListeners, type LinkOptions, type ReplyBatch} from './link.js'
-import type {WorkerEvent} from './events.js'
+import type {WireMessage} from '../wire/message.js'
+import {chunks, decodeRequest, eventMessage, replyMessage, type AgentLink, type LinkListeners, type ReplyBatch} from '../wire/link.js'
+import {type LinkOptions} from './common.js'
+import type {WorkerEvent} from '../wire/events.js'
 
 /**
  * Celery 5.2's declarations, flag for flag (protocol §6.1): a different flag on any of them makes
