@@ -342,7 +342,9 @@ export abstract class FleetCommand extends Command {
     let user = 'unknown'
     try {
       user = userInfo().username
-    } catch {}
+    } catch {
+      // No passwd entry for this uid (a container): the host still says where it came from.
+    }
     return `${user}@${hostname()}`
   }
 

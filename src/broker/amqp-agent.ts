@@ -1,11 +1,10 @@
 import type {Channel, ChannelModel, ConsumeMessage} from 'amqplib'
 
-import {connectAmqp} from './amqp.js'
-import {brokerFailure, withDeadline} from './common.js'
+import {closeAmqp, connectAmqp} from './amqp.js'
+import {brokerFailure, withDeadline, type LinkOptions} from './common.js'
 import {BrokerError} from '../errors.js'
 import type {WireMessage} from '../wire/message.js'
 import {chunks, decodeRequest, eventMessage, replyMessage, type AgentLink, type LinkListeners, type ReplyBatch} from '../wire/link.js'
-import {type LinkOptions} from './common.js'
 import type {WorkerEvent} from '../wire/events.js'
 
 /**
@@ -187,8 +186,6 @@ export class AmqpAgentLink implements AgentLink {
     this.connection = undefined
     if (!connection) return
     // Closing the connection deletes every auto-delete mailbox queue still consumed.
-    await withDeadline(connection.close(), this.opts.connectTimeoutMs, 'close', () => {}).catch(() => {
-      ;(connection as unknown as {connection?: {stream?: {destroy(): void}}}).connection?.stream?.destroy()
-    })
+    await closeAmqp(connection, this.opts.connectTimeoutMs)
   }
 }

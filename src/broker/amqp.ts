@@ -203,8 +203,16 @@ export class AmqpTransport implements Transport {
     if (!connection) return
     this.connection = undefined
     this.channel = undefined
-    await withDeadline(connection.close(), this.opts.connectTimeoutMs, 'close', () => {}).catch(() => {
-      ;(connection as unknown as {connection?: {stream?: {destroy(): void}}}).connection?.stream?.destroy()
-    })
+    await closeAmqp(connection, this.opts.connectTimeoutMs)
   }
+}
+
+/**
+ * Closes a connection within the deadline; when the broker does not answer the close, destroys the
+ * socket, which amqplib does not expose (it would otherwise wait out its own socket timeout).
+ */
+export async function closeAmqp(connection: ChannelModel, deadlineMs: number): Promise<void> {
+  await withDeadline(connection.close(), deadlineMs, 'close', () => {}).catch(() => {
+    ;(connection as unknown as {connection?: {stream?: {destroy(): void}}}).connection?.stream?.destroy()
+  })
 }

@@ -47,7 +47,6 @@ export function brokerFailure(url: BrokerUrl, error: unknown, doing: string): Br
   else if (e?.code === 'ENOTFOUND' || e?.code === 'EAI_AGAIN') why = `host ${url.host} not found`
   else if (e?.code === 'ETIMEDOUT') why = 'connection timed out'
   else if (e?.code === 'ECONNRESET' || e?.code === 'EPIPE') why = 'connection reset by the broker'
-  else if (/^Connection is closed/.test(message)) why = 'the broker closed the connection' // ioredis (the simulated fleet)
   else if (/^Connection closed: .*with message "([^"]*)"/.test(message)) {
     why = `the broker closed the connection (${/with message "([^"]*)"/.exec(message)![1]})`
   }

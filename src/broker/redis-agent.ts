@@ -1,10 +1,10 @@
 import type {Redis as RedisClient, RedisOptions} from 'ioredis'
 
 import {redisNames, SEP} from './redis.js'
-import {brokerFailure, withDeadline} from './common.js'
+import {brokerFailure, withDeadline, type LinkOptions} from './common.js'
+import {ConnectionLostError} from '../errors.js'
 import {assertSafeEnvelope, decodeEnvelope, encodeEnvelope} from '../wire/envelope.js'
 import {chunks, decodeRequest, eventMessage, replyMessage, type AgentLink, type LinkListeners, type ReplyBatch} from '../wire/link.js'
-import {type LinkOptions} from './common.js'
 import type {WorkerEvent} from '../wire/events.js'
 
 /** Commands per pipeline and values per LPUSH: large enough for 10,000 nodes, small enough to stay responsive. */
@@ -91,7 +91,7 @@ export class RedisAgentLink implements AgentLink {
     } catch (error) {
       this.cmd.disconnect()
       this.sub.disconnect()
-      throw brokerFailure(url, error, 'cannot connect to')
+      throw brokerFailure(url, fromIoredis(error), 'cannot connect to')
     }
     this.connected = true
     this.cmd.on('ready', () => void this.reregister())
@@ -210,4 +210,13 @@ export class RedisAgentLink implements AgentLink {
     }
     await Promise.all([quit(sub), quit(cmd)])
   }
+}
+
+/**
+ * ioredis reports a closed connection only as an Error whose message is "Connection is closed.":
+ * the one place that knows it turns it into wfctl's typed error.
+ */
+function fromIoredis(error: unknown): unknown {
+  if (error instanceof Error && error.message.startsWith('Connection is closed')) return new ConnectionLostError('the broker closed the connection')
+  return error
 }

@@ -40,6 +40,7 @@ const MASK = '****'
 /** Longer than this, a string is no broker URL: it is masked whole, and refused (this bounds the work). */
 const MAX_URL = 2048
 /** Control characters, C1 controls and Unicode line breaks: never printed, never accepted. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/
 const CONTROL_ALL = new RegExp(CONTROL.source, 'g')
 /** Scheme names that are recognised even without `//` after their colon (`redis:u:pw@h`). */

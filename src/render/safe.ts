@@ -15,7 +15,6 @@
  */
 
 /** Anything but printable ASCII: text without it is safe as it is (the common, fast case). */
-// eslint-disable-next-line no-control-regex
 const NOT_PRINTABLE_ASCII = /[^\u0020-\u007e]/
 /** A run of white space; it is one space when it holds a line break or a tab. */
 const WHITE_RUN = /\s+/g
