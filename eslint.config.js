@@ -52,6 +52,9 @@ export default tseslint.config(
       // The type checker (npm run lint runs tsc first) owns names and unused code.
       'no-undef': 'off',
       'no-unused-vars': 'off',
+      // TypeScript's overloads are declarations of one function.
+      'no-redeclare': 'off',
+      '@typescript-eslint/no-redeclare': 'error',
       'no-console': 'error',
       ...restricted([]),
     },

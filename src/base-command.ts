@@ -1,33 +1,32 @@
-import {Command, Flags, type Interfaces} from '@oclif/core'
+import {Command, Flags} from '@oclif/core'
 import {hostname, userInfo} from 'node:os'
 
 import type {Transport} from './wire/transport.js'
 import {CleanupError} from './wire/transport.js'
 import {maskArgv, maskSecrets, parseBrokerUrl} from './broker/url.js'
-import {BrokerError, ExitCode, InterruptedError, UsageError, WfctlError} from './errors.js'
+import {ExitCode, InterruptedError, UsageError, WfctlError} from './errors.js'
 import {safeJson, safeLine} from './render/safe.js'
 import {durationMs} from './fleet/arguments.js'
-import {exitCodeOf, summarize, type FleetResult} from './fleet/outcome.js'
+import {exitCodeOf, type FleetResult} from './fleet/outcome.js'
 import {isDestructive, whom} from './fleet/methods.js'
-import {completionOf, parseDestinations, parseExpect, type Roster} from './fleet/roster.js'
-import {FleetSession, requestAddress, type SessionOptions} from './fleet/session.js'
-import {buildRequest, encodeRequest, type Matcher, type Target} from './protocol/request.js'
+import {abortable, dryRun, FleetOperation, perform, planRequest, type Addressed, type DryRun, type Plan, type RequestPlan, type ShutdownPlan} from './fleet/operation.js'
+import {parseDestinations, parseExpect} from './fleet/roster.js'
+import type {SessionOptions} from './fleet/session.js'
+import type {ShutdownResult} from './fleet/shutdown.js'
+import type {Target} from './protocol/request.js'
 import type {View} from './render/text.js'
 
-type TargetFlags = {destination?: string[]; pattern?: string; matcher?: string; expect?: string; timeout: string} & {
-  broker?: string; 'control-exchange': string; 'redis-key-prefix': string; 'connect-timeout': string
-}
+type BrokerFlags = {broker?: string; 'control-exchange': string; 'redis-key-prefix': string; 'connect-timeout': string}
+type TargetFlags = {destination?: string[]; pattern?: string; matcher: 'glob' | 'pcre'; expect?: string; timeout: string}
 type OutputFlags = {'no-color'?: boolean}
 /** How a reply is shown: the generic reply table, the status table, or a method's own view. */
 export type Show = 'replies' | 'status' | ((result: FleetResult, view: View) => string | Promise<string>)
-
-export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof FleetCommand)['baseFlags'] & T['flags']>
 
 const DEFAULT_BROKER = 'redis://localhost:6379/0'
 const BROKER_ENV = ['WFCTL_BROKER_URL', 'CELERY_BROKER_URL', 'AIRFLOW__CELERY__BROKER_URL']
 const NAME = /^[A-Za-z0-9_.:-]+$/
 
-/** Where the broker URL comes from when -b is not given, in order (contract §3). */
+/** Where the broker URL comes from when -b is not given, in order. */
 export function defaultBroker(env: NodeJS.ProcessEnv = process.env): string {
   return env.WFCTL_BROKER_URL || env.CELERY_BROKER_URL || env.AIRFLOW__CELERY__BROKER_URL || DEFAULT_BROKER
 }
@@ -47,7 +46,7 @@ export function redact(text: string, argv: string[] = process.argv.slice(2), env
   return maskSecrets(out)
 }
 
-/** An error as the contract reports it: one line, and its exit code. Never a password, never an escape sequence. */
+/** An error as wfctl reports it: one line, and its exit code. Never a password, never an escape sequence. */
 export function errorReport(error: Error & {oclif?: {exit?: number}}): {code: number; message: string} {
   const clean = (text: string) => safeLine(redact(text))
   if (error instanceof WfctlError) return {code: error.exitCode, message: clean(error.message)}
@@ -67,7 +66,8 @@ export function debugTrace(error: Error): string {
 
 /**
  * Owns what every command that talks to the broker shares: the broker, namespace and output flags,
- * the one connection and its cleanup on every exit path, interrupts, and the exit-code contract.
+ * turning flags into a plan (src/fleet/operation.ts runs it), the confirmation, the connection's
+ * life and its cleanup on every exit path, interrupts, the report and the exit code.
  */
 export abstract class FleetCommand extends Command {
   static override enableJsonFlag = true
@@ -85,11 +85,11 @@ export abstract class FleetCommand extends Command {
     'no-color': Flags.boolean({summary: 'Never colour the output (also: NO_COLOR).', helpGroup: 'OUTPUT'}),
   }
 
-  /** Target flags, for the commands that address workers (contract §4). */
+  /** Target flags, for the commands that address workers. */
   static targetFlags = {
     destination: Flags.string({char: 'd', summary: 'Node name to address; repeatable, comma-separated lists too.', multiple: true, helpGroup: 'TARGET'}),
     pattern: Flags.string({summary: 'Address the nodes whose name matches, filtered by the workers (Celery 4.4+).', helpGroup: 'TARGET'}),
-    matcher: Flags.string({summary: 'How --pattern matches node names.', options: ['glob', 'pcre'], default: 'glob', helpGroup: 'TARGET'}),
+    matcher: Flags.option({summary: 'How --pattern matches node names.', options: ['glob', 'pcre'] as const, default: 'glob' as const, helpGroup: 'TARGET'})(),
     expect: Flags.string({summary: 'The roster expected to answer: a count, names (a@h,b@h) or @FILE.', helpGroup: 'TARGET'}),
     timeout: Flags.string({char: 't', summary: 'Seconds to wait for replies after publishing (a deadline).', default: '1', helpGroup: 'TARGET'}),
   }
@@ -99,13 +99,13 @@ export abstract class FleetCommand extends Command {
     'dry-run': Flags.boolean({summary: 'Print the exact request and send nothing.'}),
   }
 
-  /** For the commands that can be destructive (contract §6). */
+  /** For the commands that can be destructive. */
   static confirmFlags = {
     yes: Flags.boolean({char: 'y', summary: 'Do not ask for confirmation of a destructive action.'}),
   }
 
   protected readonly interrupt = new AbortController()
-  private session?: FleetSession
+  private operation?: FleetOperation
   private transport?: Transport
   private readonly onSignal = (signal: NodeJS.Signals) => {
     if (this.interrupt.signal.aborted) process.exit(ExitCode.interrupted)
@@ -122,7 +122,12 @@ export abstract class FleetCommand extends Command {
     process.on('SIGHUP', this.onSignal)
   }
 
-  protected sessionOptions(flags: {broker?: string; 'control-exchange': string; 'redis-key-prefix': string; 'connect-timeout': string}): SessionOptions {
+  /** The exit code: set here and nowhere else, from a result, a health verdict or an error. */
+  protected setExitCode(code: number): void {
+    process.exitCode = code
+  }
+
+  protected sessionOptions(flags: BrokerFlags): SessionOptions {
     const url = parseBrokerUrl(flags.broker ?? defaultBroker())
     if (!NAME.test(flags['control-exchange'])) throw new UsageError(`invalid --control-exchange "${flags['control-exchange']}"`)
     if (flags['redis-key-prefix'] && url.kind !== 'redis') throw new UsageError('--redis-key-prefix applies to Redis brokers only')
@@ -133,88 +138,48 @@ export abstract class FleetCommand extends Command {
     }
   }
 
-  protected target(flags: {destination?: string[]; pattern?: string; matcher?: string}): Target & {destination: string[]} {
+  /** The nodes the flags address; the pattern itself is checked when the plan is made. */
+  protected target(flags: {destination?: string[]; pattern?: string; matcher?: 'glob' | 'pcre'}): Addressed {
     const destination = parseDestinations(flags.destination)
     if (flags.pattern !== undefined && destination.length > 0) throw new UsageError('use either --destination or --pattern, not both')
     if (flags.pattern === '') throw new UsageError('--pattern must not be empty')
-    const target = {destination, pattern: flags.pattern, matcher: flags.pattern ? (flags.matcher as Matcher) : undefined}
-    // Validates the pattern the way the request builder will, before anything connects.
-    buildRequest({method: 'ping', controlExchange: 'celery', ...target})
-    return target
-  }
-
-  protected roster(flags: {expect?: string}): Roster | undefined {
-    return parseExpect(flags.expect)
+    return {destination, pattern: flags.pattern, matcher: flags.pattern ? flags.matcher ?? 'glob' : undefined}
   }
 
   protected timeoutMs(flags: {timeout: string}): number {
     return durationMs(flags.timeout, '--timeout')
   }
 
-  /** Connects, bounded by --connect-timeout and by interrupts. */
-  protected async connect(opts: SessionOptions): Promise<FleetSession> {
-    const opening = FleetSession.open(opts, (transport) => {
-      this.transport = transport
+  /** Flags to a checked plan, once: a plan that would harm workers is refused here, before connecting. */
+  protected plan(flags: BrokerFlags & TargetFlags, method: string, args: Record<string, unknown> = {}): RequestPlan {
+    return planRequest({
+      session: this.sessionOptions(flags),
+      method,
+      args,
+      target: this.target(flags),
+      roster: parseExpect(flags.expect),
+      timeoutMs: this.timeoutMs(flags),
     })
-    this.session = await this.abortable(opening)
-    return this.session
   }
 
-  protected async abortable<T>(work: Promise<T>): Promise<T> {
-    const signal = this.interrupt.signal
-    if (signal.aborted) throw new InterruptedError(String(signal.reason))
-    let onAbort: () => void = () => {}
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(new InterruptedError(String(signal.reason)))
-      signal.addEventListener('abort', onAbort, {once: true})
-    })
-    work.catch(() => {})
-    try {
-      return await Promise.race([work, aborted])
-    } finally {
-      signal.removeEventListener('abort', onAbort)
-    }
+  /** Runs a plan: connect, send, collect, clean up the broker, and tell what could not be cleaned up. */
+  protected async send(plan: RequestPlan): Promise<{result: FleetResult; address: string}>
+  protected async send(plan: ShutdownPlan): Promise<{result: ShutdownResult; address: string}>
+  protected async send(plan: Plan): Promise<{result: FleetResult | ShutdownResult; address: string}> {
+    const operation = await this.open(plan.session)
+    const done = plan.kind === 'request' ? await perform(plan, operation) : await perform(plan, operation)
+    if (done.cleanup) this.notice(`warning: ${done.cleanup.message}`)
+    return done
   }
 
-  /** Sends one request to the targeted nodes and collects the replies (contract §5). */
-  protected async collect(
-    opts: SessionOptions,
-    flags: {destination?: string[]; pattern?: string; matcher?: string; expect?: string; timeout: string},
-    method: string,
-    args: Record<string, unknown> = {},
-  ): Promise<{result: FleetResult; address: string}> {
-    const target = this.target(flags)
-    const roster = this.roster(flags)
-    const timeoutMs = this.timeoutMs(flags)
-    // The request is checked (protocol §10) before connecting: a refused one leaves no trace at all.
-    buildRequest({method, args, ...target, controlExchange: opts.namespace.controlExchange})
-    const session = await this.connect(opts)
-    const result = await this.request(session, method, args, target, roster, timeoutMs)
-    const address = session.transport.requestAddress
-    // The broker is cleaned up before anything is printed: a long table or an interrupt while it
-    // prints leaves nothing behind, and what could not be removed is known to the report.
-    const problem = await this.closeSession()
-    if (problem) {
-      const heard = Object.keys(result.replies).length + result.undecodable.length
-      // Silence from a broker that then cannot be reached is the broker's failure, not the fleet's.
-      if (problem.unreachable && heard === 0) throw new BrokerError(`the broker stopped answering: ${problem.message}`)
-      this.notice(`warning: ${problem.message}`)
-    }
-    return {result, address}
+  /** Connects; the connection is the command's until finally(), which closes it on every exit path. */
+  protected async open(opts: SessionOptions): Promise<FleetOperation> {
+    this.operation = await FleetOperation.open(opts, this.interrupt.signal, (transport) => (this.transport = transport))
+    return this.operation
   }
 
-  /** Ends the session now, removing what it created; returns what could not be removed. */
-  protected async closeSession(): Promise<CleanupError | undefined> {
-    const session = this.session
-    this.session = undefined
-    this.transport = undefined
-    try {
-      await session?.close()
-    } catch (error) {
-      if (error instanceof CleanupError) return error
-      throw error
-    }
-    return undefined
+  protected abortable<T>(work: Promise<T>): Promise<T> {
+    return abortable(work, this.interrupt.signal)
   }
 
   /** A line on stderr, also under --json (stdout carries only the result), made safe for a terminal. */
@@ -227,66 +192,42 @@ export abstract class FleetCommand extends Command {
     process.stdout.write(`${safeJson(json, 2)}\n`)
   }
 
-  /** One request on an open session, collected until complete (contract §5), as a FleetResult. */
-  protected async request(
-    session: FleetSession,
-    method: string,
-    args: Record<string, unknown>,
-    target: Target & {destination: string[]},
-    roster: Roster | undefined,
-    timeoutMs: number,
-  ): Promise<FleetResult> {
-    const call = await session.mailbox.call({
-      method,
-      args,
-      ...target,
-      timeoutMs,
-      isComplete: completionOf(target.destination, roster),
-      signal: this.interrupt.signal,
-    })
-    return summarize(method, call, target.destination, roster)
-  }
-
-  /** The exact request, printed instead of sent (contract §6). */
-  protected async dryRun(opts: SessionOptions, method: string, args: Record<string, unknown>, target: Target, wantsReply: boolean, timeoutMs = 1000) {
-    const address = await requestAddress(opts)
-    const body = buildRequest({method, args, ...target, controlExchange: opts.namespace.controlExchange, replyRoutingKey: wantsReply ? '<reply routing key>' : undefined})
-    const message = encodeRequest(body, timeoutMs / 1000)
-    const dry = {dryRun: true, broker: opts.url.masked, address, headers: message.headers, properties: {contentType: message.contentType, contentEncoding: message.contentEncoding, deliveryMode: message.deliveryMode}, body}
+  /** The exact request, printed instead of sent. */
+  protected async dryRun(plan: Plan): Promise<DryRun> {
+    const dry = await dryRun(plan)
     if (!this.jsonEnabled()) {
       this.log('dry run: nothing was sent')
       this.log(`broker:  ${dry.broker}`)
-      this.log(`to:      ${address}`)
-      this.log(`headers: ${JSON.stringify(message.headers)}`)
-      this.log(`body:    ${JSON.stringify(body, null, 2).replace(/\n/g, '\n         ')}`)
+      this.log(`to:      ${dry.address}`)
+      this.log(`headers: ${JSON.stringify(dry.headers)}`)
+      this.log(`body:    ${JSON.stringify(dry.body, null, 2).replace(/\n/g, '\n         ')}`)
     }
     return dry
   }
 
   /**
-   * The whole life of a request command: validate the target, then print the request (--dry-run),
-   * or confirm if destructive (contract §6), send, collect and report. Arguments are validated by
-   * the caller before this, so a bad one has published nothing.
+   * The whole life of a request command: plan it from the flags, then print it (--dry-run), or
+   * confirm it if destructive, send, collect and report. Arguments are validated by the caller
+   * before this, so a bad one has published nothing.
    */
   protected async perform(
-    flags: TargetFlags & OutputFlags & {'dry-run'?: boolean; yes?: boolean},
+    flags: BrokerFlags & TargetFlags & OutputFlags & {'dry-run'?: boolean; yes?: boolean},
     method: string,
-    args: Record<string, unknown>,
+    args: Record<string, unknown> = {},
     show?: Show,
     question?: (target: Target) => string,
-  ): Promise<FleetResult | object> {
-    const opts = this.sessionOptions(flags)
-    const target = this.target(flags)
-    if (flags['dry-run']) return this.dryRun(opts, method, args, target, true, this.timeoutMs(flags))
-    if (isDestructive(method, args, target)) {
-      const ask = question ? question(target) : `Send "${method}" to ${whom(target)}`
-      await this.confirm(`${ask} on ${opts.url.masked}?`, flags.yes ?? false)
+  ): Promise<FleetResult | DryRun> {
+    const plan = this.plan(flags, method, args)
+    if (flags['dry-run']) return this.dryRun(plan)
+    if (isDestructive(method, args, plan.target)) {
+      const ask = question ? question(plan.target) : `Send "${method}" to ${whom(plan.target)}`
+      await this.confirm(`${ask} on ${plan.session.url.masked}?`, flags.yes ?? false)
     }
-    const {result, address} = await this.collect(opts, flags, method, args)
+    const {result, address} = await this.send(plan)
     return this.report(result, address, flags, show)
   }
 
-  /** Asks before a destructive action; refuses without a terminal unless --yes (contract §6). */
+  /** Asks before a destructive action; refuses without a terminal unless --yes. */
   protected async confirm(question: string, yes: boolean): Promise<void> {
     if (yes) return
     if (!process.stdin.isTTY || !process.stderr.isTTY) {
@@ -322,19 +263,38 @@ export abstract class FleetCommand extends Command {
 
   /** Prints the reply table and summary (or nothing under --json) and sets the exit code. */
   protected async report(result: FleetResult, address: string, flags: OutputFlags, show: Show = 'replies'): Promise<FleetResult> {
-    process.exitCode = exitCodeOf(result)
+    this.setExitCode(exitCodeOf(result))
     if (this.jsonEnabled()) return result
     const r = await this.render()
     const view = this.view(flags)
     const body = show === 'status' ? r.statusTable(result, view) : show === 'replies' ? r.repliesTable(result, view) : await show(result, view)
-    // An interrupt while the table was being built is honoured before it is printed.
-    if (this.interrupt.signal.aborted) throw new InterruptedError(String(this.interrupt.signal.reason))
+    this.honourInterrupt()
     if (body) this.log(body)
     this.log(show === 'status' ? r.statusLine(result) : r.summaryLine(result))
     for (const u of result.undecodable) this.notice(`warning: ${u.node === undefined ? '' : `${u.node}: `}${u.reason}`)
     const hint = r.silenceHint(result, address)
     if (hint) this.notice(`hint: ${hint}`)
     return result
+  }
+
+  /** Prints what a shutdown saw (or nothing under --json) and sets the exit code. */
+  protected async reportShutdown(result: ShutdownResult, flags: OutputFlags): Promise<ShutdownResult> {
+    this.setExitCode(exitCodeOf(result))
+    if (this.jsonEnabled()) return result
+    const r = await this.render()
+    const table = r.shutdownTable(result, this.view(flags))
+    this.honourInterrupt()
+    if (table) this.log(table)
+    this.log(r.shutdownLine(result))
+    if (result.verified && result.stopped.length + result.running.length === 0 && result.missing.length === 0) {
+      this.logToStderr('no worker answered a ping before the shutdown was sent, so none could be verified')
+    }
+    return result
+  }
+
+  /** An interrupt while a table was being built is honoured before it is printed. */
+  private honourInterrupt(): void {
+    if (this.interrupt.signal.aborted) throw new InterruptedError(String(this.interrupt.signal.reason))
   }
 
   /** Who asked, for the reason workers log with a shutdown. */
@@ -350,14 +310,17 @@ export abstract class FleetCommand extends Command {
 
   override async finally(error: Error | undefined): Promise<void> {
     try {
-      if (this.session) await this.session.close()
-      else if (this.transport) await this.transport.close()
+      const operation = this.operation
+      this.operation = undefined
+      const problem = operation ? await operation.close() : undefined
+      if (problem) throw problem
+      if (this.transport) await this.transport.close()
     } catch (cleanupError) {
       if (process.env.DEBUG?.includes('wfctl')) process.stderr.write(`cleanup: ${debugTrace(cleanupError as Error)}\n`)
       this.notice(`warning: cleanup failed: ${(cleanupError as Error).message}`)
       // Nobody answered, and then the broker could not be reached to clean up: the broker failed.
       if (cleanupError instanceof CleanupError && cleanupError.unreachable && process.exitCode === ExitCode.noReply) {
-        process.exitCode = ExitCode.unreachable
+        this.setExitCode(ExitCode.unreachable)
       }
     } finally {
       process.off('SIGINT', this.onSignal)
@@ -370,11 +333,11 @@ export abstract class FleetCommand extends Command {
     if (this.interrupt.signal.aborted) process.exit(ExitCode.interrupted)
   }
 
-  /** One or two lines on stderr (or the JSON error object), with the exit code of the contract. */
+  /** One or two lines on stderr (or the JSON error object), with the error's exit code. */
   override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<void> {
     const {code, message} = errorReport(error)
     if (process.env.DEBUG?.includes('wfctl')) process.stderr.write(`${debugTrace(error)}\n`)
-    process.exitCode = code
+    this.setExitCode(code)
     if (this.jsonEnabled()) {
       this.logJson({error: {message, code}})
     } else if (code !== 0) {

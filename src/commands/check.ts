@@ -31,7 +31,7 @@ Returns as soon as every expected node (-d, --expect) replied; otherwise waits -
     ...FleetCommand.targetFlags,
     'min-nodes': Flags.string({summary: 'Fewer replying workers than this is CRITICAL.', default: '1'}),
     queue: Flags.string({char: 'q', summary: 'A queue that must have a consumer (repeatable; commas too).', multiple: true}),
-    format: Flags.string({summary: 'Output format.', options: [...FORMATS], default: 'text'}),
+    format: Flags.option({summary: 'Output format.', options: FORMATS, default: 'text' as const})(),
     textfile: Flags.string({summary: "Also write the Prometheus output to this file, atomically (node_exporter's textfile collector)."}),
   }
 
@@ -46,16 +46,14 @@ Returns as soon as every expected node (-d, --expect) replied; otherwise waits -
     try {
       this.format = formatOf(this.argv)
       const {flags} = await this.parse(Check)
-      this.format = flags.format as Format
+      this.format = flags.format
       textfile = flags.textfile
       minNodes = positiveInteger(flags['min-nodes'], '--min-nodes')
       queues = [...new Set((flags.queue ?? []).flatMap((q) => q.split(',')).map((q) => word(q, '--queue')))]
       if (textfile !== undefined && textfile.trim() === '') throw new UsageError('--textfile needs a path')
-      const opts = this.sessionOptions(flags)
-      const target = this.target(flags)
-      const roster = this.roster(flags)
-      const {result} = await this.collect(opts, flags, 'active_queues')
-      health = evaluate(result, {roster, destination: target.destination, minNodes, queues})
+      const plan = this.plan(flags, 'active_queues')
+      const {result} = await this.send(plan)
+      health = evaluate(result, {roster: plan.roster, destination: plan.target.destination, minNodes, queues})
     } catch (error) {
       if (error instanceof InterruptedError) throw error
       health = unknown(errorReport(error as Error).message, {minNodes, queues}, Math.round(performance.now() - started))
@@ -67,7 +65,7 @@ Returns as soon as every expected node (-d, --expect) replied; otherwise waits -
         health = unknown(`cannot write ${textfile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {minNodes, queues}, health.elapsedMs)
       }
     }
-    process.exitCode = health.code
+    this.setExitCode(health.code)
     if (this.jsonEnabled()) return health
     if (this.format === 'json') this.log(safeJson(health, 2))
     else if (this.format === 'nagios') this.log(nagiosLine(health))

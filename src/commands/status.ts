@@ -10,8 +10,8 @@ Exit 0 when nodes are online (and every expected node answered), 1 when expected
 
   async run(): Promise<FleetResult> {
     const {flags} = await this.parse(Status)
-    const opts = this.sessionOptions(flags)
-    const {result, address} = await this.collect(opts, flags, 'ping')
+    const plan = this.plan(flags, 'ping')
+    const {result, address} = await this.send(plan)
     return this.report(result, address, flags, 'status')
   }
 }

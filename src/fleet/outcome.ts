@@ -2,6 +2,7 @@ import {ExitCode} from '../errors.js'
 import {errorOf} from '../protocol/collector.js'
 import type {CallResult} from '../protocol/mailbox.js'
 import {awaitedNodes, type Roster} from './roster.js'
+import type {ShutdownResult} from './shutdown.js'
 
 /** The answer of the fleet to one request: the `--json` shape of the contract (§8), plus details. */
 export interface FleetResult {
@@ -67,8 +68,16 @@ export function own<T>(map: Record<string, T> | undefined, node: string): T | un
   return map !== undefined && Object.hasOwn(map, node) ? map[node] : undefined
 }
 
-/** Exit code of a collection (contract §7): 0 complete, 1 partial, 69 nobody replied. */
-export function exitCodeOf(result: FleetResult): number {
+/**
+ * The exit code of what the fleet answered: 0 complete, 1 partial, 69 nobody replied; for a
+ * shutdown, 0 only when every targeted node was seen running and then seen stopping (or when
+ * nothing was to be verified), else 1.
+ */
+export function exitCodeOf(result: FleetResult | ShutdownResult): number {
+  if ('stopped' in result) {
+    const verifiedAll = result.stopped.length + result.running.length > 0 && result.running.length === 0 && result.missing.length === 0
+    return !result.verified || verifiedAll ? ExitCode.ok : ExitCode.partial
+  }
   const replied = new Set([...Object.keys(result.replies), ...Object.keys(result.errors)]).size
   if (replied === 0 && result.undecodable.length === 0) return ExitCode.noReply
   const short = result.expected !== null && replied < result.expected

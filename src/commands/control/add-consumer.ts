@@ -16,7 +16,7 @@ Workers reply before the change is applied; check it with \`celery inspect activ
   static override flags = {
     ...FleetCommand.targetFlags,
     exchange: Flags.string({summary: 'Exchange to bind the queue to (default: the queue name).'}),
-    'exchange-type': Flags.string({summary: 'Exchange type (default: direct).', options: ['direct', 'topic', 'fanout', 'headers']}),
+    'exchange-type': Flags.option({summary: 'Exchange type (default: direct).', options: ['direct', 'topic', 'fanout', 'headers'] as const})(),
     'routing-key': Flags.string({summary: 'Binding routing key (default: the queue name).'}),
     ...FleetCommand.dryRunFlags,
   }

@@ -15,8 +15,8 @@ Returns as soon as every destination or expected node has replied (-d, --expect)
 
   async run(): Promise<FleetResult> {
     const {flags} = await this.parse(ControlPing)
-    const opts = this.sessionOptions(flags)
-    const {result, address} = await this.collect(opts, flags, 'ping')
+    const plan = this.plan(flags, 'ping')
+    const {result, address} = await this.send(plan)
     return this.report(result, address, flags)
   }
 }

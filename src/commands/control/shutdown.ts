@@ -2,10 +2,10 @@ import {Flags} from '@oclif/core'
 
 import {durationMs} from '../../fleet/arguments.js'
 import {FleetCommand} from '../../base-command.js'
-import {ExitCode, UsageError} from '../../errors.js'
+import {UsageError} from '../../errors.js'
 import {whom} from '../../fleet/methods.js'
-import {completionOf} from '../../fleet/roster.js'
-import {shutdownNodes, type ShutdownResult} from '../../fleet/shutdown.js'
+import {planShutdown, SHUTDOWN_WAIT_SECONDS, type DryRun} from '../../fleet/operation.js'
+import type {ShutdownResult} from '../../fleet/shutdown.js'
 
 export default class ControlShutdown extends FleetCommand {
   static override summary = 'Shut workers down (warm: running tasks finish first), and verify they stopped.'
@@ -22,54 +22,29 @@ a terminal (skip with --yes) and refuses without one unless --yes.`
   static override flags = {
     ...FleetCommand.targetFlags,
     reason: Flags.string({summary: 'Why: sent as the message each worker logs.'}),
-    wait: Flags.string({summary: 'Seconds to verify that the targeted nodes stopped.', default: '10'}),
+    wait: Flags.string({summary: 'Seconds to verify that the targeted nodes stopped.', default: String(SHUTDOWN_WAIT_SECONDS)}),
     'no-wait': Flags.boolean({summary: 'Return right after publishing, without verifying.'}),
     all: Flags.boolean({summary: 'Shut down every worker on this broker (required when no -d or --pattern is given).'}),
     ...FleetCommand.confirmFlags,
     ...FleetCommand.dryRunFlags,
   }
 
-  async run(): Promise<ShutdownResult | object> {
+  async run(): Promise<ShutdownResult | DryRun> {
     const {flags} = await this.parse(ControlShutdown)
-    const opts = this.sessionOptions(flags)
     const target = this.target(flags)
     const addressed = target.destination.length > 0 || target.pattern !== undefined
     if (!addressed && !flags.all) throw new UsageError('shutdown would reach every worker: pass --all, or address nodes with -d or --pattern')
     if (addressed && flags.all) throw new UsageError('--all cannot be combined with -d or --pattern')
-    const waitMs = flags['no-wait'] ? undefined : durationMs(flags.wait, '--wait')
-    const pingTimeoutMs = this.timeoutMs(flags)
-    const reason = flags.reason ?? `shutdown requested by wfctl (${this.operator()})`
-    const args = {msg: reason}
-    if (flags['dry-run']) return this.dryRun(opts, 'shutdown', args, target, false)
-
-    await this.confirm(`Shut down ${whom(target)} on ${opts.url.masked}?`, flags.yes)
-
-    const session = await this.connect(opts)
-    let targets = target.destination
-    let notRunning: string[] = []
-    if (waitMs !== undefined) {
-      // Learn who is running now, so that "stopped" means something afterwards.
-      const before = await session.mailbox.call({
-        method: 'ping', ...target, timeoutMs: pingTimeoutMs,
-        isComplete: completionOf(target.destination, undefined), signal: this.interrupt.signal,
-      })
-      const running = new Set(before.replies.map((r) => r.node))
-      notRunning = target.destination.filter((n) => !running.has(n))
-      targets = target.destination.length > 0 ? target.destination.filter((n) => running.has(n)) : [...running].sort()
-    }
-    const result = await shutdownNodes(session.mailbox, {...target, reason, waitMs, pingTimeoutMs, targets, signal: this.interrupt.signal}, notRunning)
-
-    // 0 only when every targeted node was seen running and then seen stopping (contract §7).
-    const verifiedAll = targets.length > 0 && result.running.length === 0 && notRunning.length === 0
-    process.exitCode = !result.verified || verifiedAll ? ExitCode.ok : ExitCode.partial
-    if (this.jsonEnabled()) return result
-    const r = await this.render()
-    const table = r.shutdownTable(result, this.view(flags))
-    if (table) this.log(table)
-    this.log(r.shutdownLine(result))
-    if (result.verified && targets.length === 0 && notRunning.length === 0) {
-      this.logToStderr('no worker answered a ping before the shutdown was sent, so none could be verified')
-    }
-    return result
+    const plan = planShutdown({
+      session: this.sessionOptions(flags),
+      target,
+      reason: flags.reason ?? `shutdown requested by wfctl (${this.operator()})`,
+      waitMs: flags['no-wait'] ? undefined : durationMs(flags.wait, '--wait'),
+      pingTimeoutMs: this.timeoutMs(flags),
+    })
+    if (flags['dry-run']) return this.dryRun(plan)
+    await this.confirm(`Shut down ${whom(target)} on ${plan.session.url.masked}?`, flags.yes)
+    const {result} = await this.send(plan)
+    return this.reportShutdown(result, flags)
   }
 }

@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {FleetCommand} from '../../base-command.js'
 import {UsageError} from '../../errors.js'
-import {shutdownNodes} from '../../fleet/shutdown.js'
+import {SHUTDOWN_WAIT_SECONDS} from '../../fleet/operation.js'
 
 const SUBCOMMANDS = 'active, reserved, scheduled, revoked, registered, stats, active-queues, query-task, conf, clock, report, memsample, memdump, objgraph, ping'
 
@@ -27,17 +27,18 @@ is removed either way. Without a terminal it exits 2: use the subcommands (${SUB
     if (!process.stdin.isTTY || !process.stderr.isTTY) {
       throw new UsageError(`the explorer needs a terminal; without one use \`wfctl inspect <${SUBCOMMANDS.replace(/, /g, '|')}>\` or \`wfctl control ...\``)
     }
-    const session = await this.connect(opts)
+    const operation = await this.open(opts)
     const r = await this.render()
     const {inspectView} = await import('../../render/inspect.js')
     const {Explorer} = await import('../../explorer/explorer.js')
     const view = this.view(flags)
-    const call = (method: string, args: Record<string, unknown>, nodes: string[]) => this.request(session, method, args, {destination: nodes}, undefined, timeoutMs)
+    const call = (method: string, args: Record<string, unknown>, nodes: string[]) => operation.request({method, args, target: {destination: nodes}, timeoutMs})
     const explorer = new Explorer({
       broker: opts.url.masked,
       discover: () => call('ping', {}, []),
       call,
-      shutdown: (nodes) => shutdownNodes(session.mailbox, {destination: nodes, reason: `shutdown requested by wfctl inspect (${this.operator()})`, waitMs: 10_000, pingTimeoutMs: timeoutMs, targets: nodes, signal: this.interrupt.signal}, []),
+      // The same shutdown as `wfctl control shutdown -d NODES`: running nodes learnt first, then verified.
+      shutdown: (nodes) => operation.shutdown({target: {destination: nodes}, reason: `shutdown requested by wfctl inspect (${this.operator()})`, waitMs: SHUTDOWN_WAIT_SECONDS * 1000, pingTimeoutMs: timeoutMs}),
       show: (text) => this.log(text),
       note: (text) => this.logToStderr(text),
       render: {

@@ -1,0 +1,200 @@
+import {BrokerError, InterruptedError} from '../errors.js'
+import {buildRequest, encodeRequest, type Target} from '../protocol/request.js'
+import {CleanupError, type Transport} from '../wire/transport.js'
+import {summarize, type FleetResult} from './outcome.js'
+import {completionOf, type Roster} from './roster.js'
+import {FleetSession, requestAddress, type SessionOptions} from './session.js'
+import {shutdownNodes, type ShutdownResult} from './shutdown.js'
+
+/*
+ * The fleet-operation layer: what wfctl does to a fleet, whoever asks (a command, the explorer, a
+ * live view). A plan is decided and checked before anything connects; an operation is an open
+ * connection on which planned requests and shutdowns run, and whose close() removes everything
+ * wfctl created in the broker. Nothing here reads flags, prompts or prints.
+ */
+
+/** Nodes addressed by name (possibly none: a broadcast), or by a pattern the workers match. */
+export type Addressed = Target & {destination: string[]}
+
+/** One request to the fleet, checked: sending it publishes exactly what a dry run shows. */
+export interface RequestPlan {
+  kind: 'request'
+  session: SessionOptions
+  method: string
+  args: Record<string, unknown>
+  target: Addressed
+  /** The nodes expected to answer (`--expect`); replies stop being awaited once all of them did. */
+  roster?: Roster
+  /** The deadline for replies after publishing. */
+  timeoutMs: number
+}
+
+/** A shutdown: a request no worker answers, then pings until the targeted nodes stop answering. */
+export interface ShutdownPlan {
+  kind: 'shutdown'
+  session: SessionOptions
+  target: Addressed
+  /** Logged by each worker as the reason. */
+  reason: string
+  /** How long to verify that the nodes stopped; undefined: do not verify. */
+  waitMs?: number
+  /** Deadline of each verification ping. */
+  pingTimeoutMs: number
+}
+
+export type Plan = RequestPlan | ShutdownPlan
+
+/** What --dry-run prints instead of sending: where the request would go and the exact message. */
+export interface DryRun {
+  dryRun: true
+  broker: string
+  address: string
+  headers: Record<string, unknown>
+  properties: {contentType: string; contentEncoding: string; deliveryMode?: number}
+  body: ReturnType<typeof buildRequest>
+}
+
+/** Seconds a shutdown waits to see the nodes stop, unless told otherwise (--wait). */
+export const SHUTDOWN_WAIT_SECONDS = 10
+
+/** Checks a request against what harms workers (a refused one has published nothing), and plans it. */
+export function planRequest(plan: Omit<RequestPlan, 'kind'>): RequestPlan {
+  buildRequest({method: plan.method, args: plan.args, ...plan.target, controlExchange: plan.session.namespace.controlExchange})
+  return {kind: 'request', ...plan}
+}
+
+export function planShutdown(plan: Omit<ShutdownPlan, 'kind'>): ShutdownPlan {
+  buildRequest({method: 'shutdown', args: {msg: plan.reason}, ...plan.target, controlExchange: plan.session.namespace.controlExchange})
+  return {kind: 'shutdown', ...plan}
+}
+
+/** The exact message a plan would publish, built without connecting. */
+export async function dryRun(plan: Plan): Promise<DryRun> {
+  const {session} = plan
+  const address = await requestAddress(session)
+  const method = plan.kind === 'shutdown' ? 'shutdown' : plan.method
+  const args = plan.kind === 'shutdown' ? {msg: plan.reason} : plan.args
+  const wantsReply = plan.kind === 'request'
+  const body = buildRequest({
+    method, args, ...plan.target,
+    controlExchange: session.namespace.controlExchange,
+    replyRoutingKey: wantsReply ? '<reply routing key>' : undefined,
+  })
+  const message = encodeRequest(body, (plan.kind === 'request' ? plan.timeoutMs : 1000) / 1000)
+  return {
+    dryRun: true,
+    broker: session.url.masked,
+    address,
+    headers: message.headers,
+    properties: {contentType: message.contentType, contentEncoding: message.contentEncoding, deliveryMode: message.deliveryMode},
+    body,
+  }
+}
+
+/** What a one-shot operation learnt: the fleet's answer, where it was sent, and what could not be cleaned up. */
+export interface Performed<T> {
+  result: T
+  address: string
+  /** Set when something wfctl created could not be removed from the broker. */
+  cleanup?: CleanupError
+}
+
+/** An open connection to the fleet. */
+export class FleetOperation {
+  private closed = false
+
+  private constructor(
+    private readonly session: FleetSession,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  /**
+   * Connects, bounded by the session's connect timeout and by the signal. The transport is handed
+   * to `hold` before connecting, so that whoever owns the process can close it if it must exit.
+   */
+  static async open(options: SessionOptions, signal: AbortSignal, hold: (transport: Transport) => void = () => {}): Promise<FleetOperation> {
+    const session = await abortable(FleetSession.open(options, hold), signal)
+    return new FleetOperation(session, signal)
+  }
+
+  /** Where requests go, for hints ("exchange celery.pidbox in vhost /"). */
+  get address(): string {
+    return this.session.transport.requestAddress
+  }
+
+  /** Sends one request to the targeted nodes and collects the replies until complete or the deadline. */
+  async request(plan: Pick<RequestPlan, 'method' | 'args' | 'target' | 'roster' | 'timeoutMs'>): Promise<FleetResult> {
+    const {method, args, target, roster, timeoutMs} = plan
+    const call = await this.session.mailbox.call({
+      method, args, ...target, timeoutMs,
+      isComplete: completionOf(target.destination, roster),
+      signal: this.signal,
+    })
+    return summarize(method, call, target.destination, roster)
+  }
+
+  /**
+   * Shuts the targeted nodes down. When it is to verify, it first learns who is running (one
+   * ping), so that "stopped" afterwards means a node was seen running and then seen stopping.
+   */
+  async shutdown(plan: Pick<ShutdownPlan, 'target' | 'reason' | 'waitMs' | 'pingTimeoutMs'>): Promise<ShutdownResult> {
+    const {target, waitMs, pingTimeoutMs} = plan
+    let targets = target.destination
+    let notRunning: string[] = []
+    if (waitMs !== undefined) {
+      const before = await this.request({method: 'ping', args: {}, target, timeoutMs: pingTimeoutMs})
+      const running = new Set(Object.keys(before.replies))
+      notRunning = target.destination.filter((n) => !running.has(n))
+      targets = target.destination.length > 0 ? target.destination.filter((n) => running.has(n)) : [...running].sort()
+    }
+    return shutdownNodes(this.session.mailbox, {...target, reason: plan.reason, waitMs, pingTimeoutMs, targets, signal: this.signal}, notRunning)
+  }
+
+  /** Removes what wfctl created in the broker and disconnects; returns what could not be removed. */
+  async close(): Promise<CleanupError | undefined> {
+    if (this.closed) return undefined
+    this.closed = true
+    try {
+      await this.session.close()
+    } catch (error) {
+      if (error instanceof CleanupError) return error
+      throw error
+    }
+    return undefined
+  }
+}
+
+/**
+ * Runs one plan on an open operation and then cleans up the broker — before the caller prints
+ * anything, so a long table or an interrupt while it prints leaves nothing behind. When the plan
+ * fails, the operation is left to its owner to close (and to report what that could not remove).
+ */
+export async function perform(plan: RequestPlan, operation: FleetOperation): Promise<Performed<FleetResult>>
+export async function perform(plan: ShutdownPlan, operation: FleetOperation): Promise<Performed<ShutdownResult>>
+export async function perform(plan: Plan, operation: FleetOperation): Promise<Performed<FleetResult | ShutdownResult>> {
+  const result = plan.kind === 'request' ? await operation.request(plan) : await operation.shutdown(plan)
+  const address = operation.address
+  const cleanup = await operation.close()
+  if (cleanup && plan.kind === 'request') {
+    const heard = Object.keys(result.replies).length + (result as FleetResult).undecodable.length
+    // Silence from a broker that then cannot be reached is the broker's failure, not the fleet's.
+    if (cleanup.unreachable && heard === 0) throw new BrokerError(`the broker stopped answering: ${cleanup.message}`)
+  }
+  return {result, address, cleanup}
+}
+
+/** Races work against the signal: an interrupt ends the wait at once (InterruptedError). */
+export async function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) throw new InterruptedError(String(signal.reason))
+  let onAbort: () => void = () => {}
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new InterruptedError(String(signal.reason)))
+    signal.addEventListener('abort', onAbort, {once: true})
+  })
+  work.catch(() => {})
+  try {
+    return await Promise.race([work, aborted])
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
+}
