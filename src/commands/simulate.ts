@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {defaultBroker, FleetCommand} from '../base-command.js'
 import {BrokerError, UsageError} from '../errors.js'
-import {positiveInteger, word} from '../fleet/arguments.js'
+import {durationMs, positiveInteger, word} from '../fleet/arguments.js'
 
 export default class Simulate extends FleetCommand {
   static override summary = 'Run N simulated Celery workers in this process, for demos, tests and benchmarks.'
@@ -38,10 +38,8 @@ removes every mailbox they created).`
     const prefix = flags['name-prefix']
     if (!/^[A-Za-z0-9_.-]*$/.test(prefix)) throw new UsageError(`--name-prefix may hold letters, digits, "_", "." and "-", got ${JSON.stringify(prefix)}`)
     if (flags.hostname !== undefined && !/^[A-Za-z0-9_.-]+$/.test(flags.hostname)) throw new UsageError(`invalid --hostname ${JSON.stringify(flags.hostname)}`)
-    const heartbeat = Number(flags.heartbeat)
-    if (!(heartbeat > 0)) throw new UsageError(`--heartbeat must be a positive number of seconds, got ${JSON.stringify(flags.heartbeat)}`)
-    const duration = flags.duration === undefined ? undefined : Number(flags.duration)
-    if (duration !== undefined && !(duration > 0)) throw new UsageError(`--duration must be a positive number of seconds, got ${JSON.stringify(flags.duration)}`)
+    const heartbeat = durationMs(flags.heartbeat, '--heartbeat') / 1000
+    const durationLimitMs = flags.duration === undefined ? undefined : durationMs(flags.duration, '--duration')
 
     const {SimulatedFleet} = await import('../agent/fleet.js')
     const fleet = new SimulatedFleet()
@@ -69,9 +67,9 @@ removes every mailbox they created).`
       const names = fleet.nodes
       const shown = names.length <= 3 ? names.join(', ') : `${names[0]}, ${names[1]} … ${names.at(-1)}`
       this.logToStderr(`${names.length} simulated workers (${shown}) on ${opts.url.masked}, up in ${Math.round(performance.now() - started)} ms; Ctrl-C stops them`)
-      if (duration !== undefined) timer = setTimeout(() => void fleet.stop(), duration * 1000)
+      if (durationLimitMs !== undefined) timer = setTimeout(() => void fleet.stop(), durationLimitMs)
       await fleet.done()
-      if (!this.interrupt.signal.aborted) this.logToStderr(duration !== undefined && fleet.nodes.length === 0 ? 'stopped' : 'every simulated worker was shut down')
+      if (!this.interrupt.signal.aborted) this.logToStderr(durationLimitMs !== undefined && fleet.nodes.length === 0 ? 'stopped' : 'every simulated worker was shut down')
     } catch (error) {
       if (this.interrupt.signal.aborted) return
       throw error instanceof UsageError || error instanceof BrokerError ? error : new BrokerError(`simulated fleet stopped: ${(error as Error).message}`)

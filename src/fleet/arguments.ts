@@ -38,11 +38,17 @@ export function autoscaleBounds(max: string, min: string): {max: number; min: nu
   return {max: hi, min: lo}
 }
 
-/** A number of seconds for a time limit: 0 or more, fractions allowed. */
-export function seconds(value: string, what: string): number {
+/**
+ * The one parser of seconds as an operator types them (`2`, `0.5`, `.25`, `1e3`): every wait,
+ * deadline, interval and time limit goes through it. Zero is accepted only where it means "none"
+ * (a time limit); everywhere else a duration is positive.
+ */
+export function parseSeconds(value: string, what: string, opts: {allowZero?: boolean} = {}): number {
   const text = value.trim()
   const n = Number(text)
-  if (text === '' || !/^\d*\.?\d+$/.test(text) || !Number.isFinite(n)) throw new UsageError(`${what} must be a number of seconds, got ${JSON.stringify(value)}`)
+  if (!/^(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i.test(text) || !Number.isFinite(n) || (n === 0 && !opts.allowZero)) {
+    throw new UsageError(`${what} must be a ${opts.allowZero ? '' : 'positive '}number of seconds, got ${JSON.stringify(value)}`)
+  }
   return n
 }
 
@@ -51,12 +57,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1
 
 /** A wait such as --timeout, --connect-timeout or --wait: positive seconds, fractions allowed, as milliseconds. */
 export function durationMs(value: string, what: string): number {
-  const text = value.trim()
-  const n = Number(text)
-  if (!/^(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i.test(text) || !Number.isFinite(n) || n <= 0) {
-    throw new UsageError(`${what} must be a positive number of seconds, got ${JSON.stringify(value)}`)
-  }
-  const ms = n * 1000
+  const ms = parseSeconds(value, what) * 1000
   if (ms < 1) throw new UsageError(`${what} must be at least 0.001 seconds, got ${JSON.stringify(value)}`)
   if (ms > MAX_TIMER_MS) throw new UsageError(`${what} must be at most ${Math.floor(MAX_TIMER_MS / 1000)} seconds (about 24.8 days), got ${JSON.stringify(value)}`)
   return ms
@@ -64,8 +65,8 @@ export function durationMs(value: string, what: string): number {
 
 /** `time-limit TASK SOFT [HARD]`: a hard limit below the soft one would fire first and make the soft one moot. */
 export function timeLimits(soft: string, hard: string | undefined): {soft: number; hard: number | null} {
-  const s = seconds(soft, 'SOFT')
-  const h = hard === undefined ? null : seconds(hard, 'HARD')
+  const s = parseSeconds(soft, 'SOFT', {allowZero: true})
+  const h = hard === undefined ? null : parseSeconds(hard, 'HARD', {allowZero: true})
   if (h !== null && h > 0 && s > h) throw new UsageError(`SOFT (${s}s) must not exceed HARD (${h}s): the soft limit would never fire`)
   return {soft: s, hard: h}
 }

@@ -1,6 +1,7 @@
 import {errorOf} from '../protocol/collector.js'
 import {own, type FleetResult} from './outcome.js'
 import type {Roster} from './roster.js'
+import {plural} from '../words.js'
 
 /** Nagios plugin states, with their exit codes (contract §9). */
 export const HealthStatus = {OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3} as const
@@ -47,10 +48,6 @@ function queueNames(payload: unknown): string[] | undefined {
   return payload.map((q) => (typeof q === 'object' && q !== null && typeof (q as {name?: unknown}).name === 'string' ? (q as {name: string}).name : String(q)))
 }
 
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`
-}
-
 /**
  * Decides the fleet's health from one `active_queues` round trip (contract §9). CRITICAL: fewer
  * than --min-nodes replied, or a required queue has no consumer. WARNING: an expected node is
@@ -87,7 +84,7 @@ export function evaluate(result: FleetResult, opts: HealthOptions, now = Date.no
   else if (expected !== null && replied < expected) warning.push(`${replied} of ${expected} expected workers replied`)
   for (const node of idle) warning.push(`${node} consumes no queue`)
   for (const [node, error] of Object.entries(errors)) warning.push(`${node} answered: ${error}`)
-  if (result.undecodable.length > 0) warning.push(plural(result.undecodable.length, 'unreadable reply').replace('replys', 'replies'))
+  if (result.undecodable.length > 0) warning.push(plural(result.undecodable.length, 'unreadable reply'))
   if (result.duplicates.length > 0) warning.push(`duplicate node names: ${result.duplicates.join(', ')}`)
 
   const status: Status = critical.length > 0 ? 'CRITICAL' : warning.length > 0 ? 'WARNING' : 'OK'

@@ -7,7 +7,8 @@ import {collate, displayWidth} from './table.js'
  * human report. Pure: a Health in, text out.
  */
 
-function seconds(ms: number): string {
+/** Milliseconds as seconds with three decimals, as Nagios and Prometheus values. */
+function fixedSeconds(ms: number): string {
   return (ms / 1000).toFixed(3)
 }
 
@@ -15,7 +16,7 @@ function seconds(ms: number): string {
 export function nagiosLine(h: Health): string {
   // Performance data per the plugin guidelines: label=value;warn;crit;min — "N:" alerts below N.
   const warn = h.expected !== null ? `${h.expected}:` : ''
-  const perf = [`workers=${h.replied};${warn};${h.minNodes}:;0`, `missing=${h.missing.length};;;0`, `idle=${h.idle.length};;;0`, `time=${seconds(h.elapsedMs)}s`]
+  const perf = [`workers=${h.replied};${warn};${h.minNodes}:;0`, `missing=${h.missing.length};;;0`, `idle=${h.idle.length};;;0`, `time=${fixedSeconds(h.elapsedMs)}s`]
   // The status line must stay one line, and "|" would start the performance data.
   const summary = safe(h.summary).replace(/\|/g, '/')
   return `WFCTL ${h.status} - ${summary} | ${perf.join(' ')}`
@@ -53,7 +54,7 @@ export function prometheusText(h: Health): string {
     'Workers that answered and consume the queue.',
     Object.entries(h.queues).sort(([a], [b]) => collate(a, b)).map(([q, nodes]) => [`{queue="${label(q)}"}`, nodes.length]),
   )
-  metric('wfctl_check_duration_seconds', 'How long the check took.', [['', Number(seconds(h.elapsedMs))]])
+  metric('wfctl_check_duration_seconds', 'How long the check took.', [['', Number(fixedSeconds(h.elapsedMs))]])
   metric('wfctl_check_timestamp_seconds', 'When the check ran, in seconds since the epoch.', [['', Math.round(h.timestamp * 1000) / 1000]])
   return `${lines.join('\n')}\n`
 }

@@ -1,7 +1,8 @@
 import {errorOf} from '../protocol/collector.js'
 import {own, type FleetResult} from '../fleet/outcome.js'
 import {collate, renderTable, sorted, type Cell, type Layout} from './table.js'
-import {answeredUnread, plural, repliesTable, safe, style, type View} from './text.js'
+import {answeredUnread, repliesTable, safe, style, type View} from './text.js'
+import {plural} from '../words.js'
 
 export type {Cell, Layout} from './table.js'
 

@@ -2,6 +2,7 @@ import {Chalk, type ChalkInstance} from 'chalk'
 
 import {own, type FleetResult} from '../fleet/outcome.js'
 import {safe} from './safe.js'
+import {plural} from '../words.js'
 import {sorted, Table, type Cell, type Fit} from './table.js'
 import type {ShutdownResult} from '../fleet/shutdown.js'
 import {errorOf} from '../protocol/collector.js'
@@ -28,10 +29,6 @@ export function payloadText(payload: unknown): string {
     return typeof ok === 'string' ? ok : JSON.stringify(ok)
   }
   return JSON.stringify(payload) ?? 'null'
-}
-
-export function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`
 }
 
 /** The table as text: no trailing spaces, and nothing at all without rows. */
@@ -94,7 +91,7 @@ export function summaryLine(result: FleetResult): string {
   const errors = Object.keys(result.errors).sort()
   if (errors.length > 0) parts.push(`${plural(errors.length, 'error')}: ${errors.join(', ')}`)
   if (result.duplicates.length > 0) parts.push(`duplicate node names: ${result.duplicates.join(', ')}`)
-  if (result.undecodable.length > 0) parts.push(plural(result.undecodable.length, 'undecodable reply').replace('replys', 'replies'))
+  if (result.undecodable.length > 0) parts.push(plural(result.undecodable.length, 'undecodable reply'))
   return safe(`${parts.join(', ')} (${result.elapsedMs} ms)`)
 }
 

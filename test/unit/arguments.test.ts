@@ -12,7 +12,7 @@ import {
   nonNegativeInteger,
   positiveInteger,
   rateLimit,
-  seconds,
+  parseSeconds,
   signalName,
   stampedHeaders,
   taskIds,
@@ -73,12 +73,15 @@ test('autoscaleBounds: MAX at least 1, MIN at least 0, MIN not above MAX', () =>
 })
 
 test('seconds: whole or fractional, zero allowed, sent as a number', () => {
-  assert.equal(seconds('0', 'SOFT'), 0)
-  assert.equal(seconds('30', 'SOFT'), 30)
-  assert.equal(seconds('1.5', 'SOFT'), 1.5)
-  assert.equal(seconds('.5', 'SOFT'), 0.5)
-  assert.equal(seconds(' 2 ', 'SOFT'), 2)
-  for (const bad of ['-1', 'abc', '', '1.', '1e3', 'Infinity', 'NaN', '1,5', '1s', '--1']) rejects(() => seconds(bad, 'HARD'), 'HARD must be a number of seconds', `"${bad}"`)
+  assert.equal(parseSeconds('0', 'SOFT', {allowZero: true}), 0)
+  assert.equal(parseSeconds('30', 'SOFT'), 30)
+  assert.equal(parseSeconds('1.5', 'SOFT'), 1.5)
+  assert.equal(parseSeconds('.5', 'SOFT'), 0.5)
+  assert.equal(parseSeconds(' 2 ', 'SOFT'), 2)
+  assert.equal(parseSeconds('1e3', 'SOFT'), 1000)
+  for (const bad of ['-1', 'abc', '', '.', 'Infinity', 'NaN', '1,5', '1s', '--1', '0x10']) rejects(() => parseSeconds(bad, 'HARD', {allowZero: true}), 'HARD must be a number of seconds', `"${bad}"`)
+  // Zero is no duration: only a time limit (where it means "none") accepts it.
+  rejects(() => parseSeconds('0', '--wait'), '--wait must be a positive number of seconds', '"0"')
 })
 
 test('timeLimits: SOFT alone, SOFT with HARD, HARD 0 means none; a soft limit above the hard one is refused', () => {
@@ -247,7 +250,7 @@ test('whom: the destinations, the pattern with its matcher, or ALL workers', () 
 test('usage errors stay one line when the value typed contains a newline', () => {
   rejects(() => positiveInteger('1\n2', 'N'), 'N must be a positive integer')
   rejects(() => nonNegativeInteger('1\n2', 'MIN'), 'MIN must be a whole number')
-  rejects(() => seconds('1\n2', 'SOFT'), 'SOFT must be a number of seconds')
+  rejects(() => parseSeconds('1\n2', 'SOFT', {allowZero: true}), 'SOFT must be a number of seconds')
   rejects(() => rateLimit('5/d\nx'), 'RATE must look like')
   rejects(() => signalName('FOO\nBAR'), 'is not a signal name')
   rejects(() => argsObject('{"a":\n}'), '--args is not valid JSON')
