@@ -1,4 +1,4 @@
-/** Exit codes of the contract (§7). */
+/** Exit codes (README.md#exit-codes). */
 export const ExitCode = {
   ok: 0,
   partial: 1,
@@ -42,7 +42,7 @@ export class InterruptedError extends WfctlError {
   }
 }
 
-/** A message wfctl refuses to publish because it would harm workers (protocol §10). */
+/** A message wfctl refuses to publish because it would harm workers (docs/wire-protocol.md#what-wfctl-never-sends). */
 export class UnsafeMessageError extends WfctlError {
   constructor(message: string) {
     super(`refusing to publish: ${message}`, ExitCode.usage)

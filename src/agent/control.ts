@@ -21,7 +21,7 @@ export interface HandlerContext {
   emit(type: WorkerEventType, freq?: number): void
 }
 
-/** A control command: runs synchronously on the host's event loop, like Celery's (protocol §3.5). */
+/** A control command: runs synchronously on the host's event loop, like Celery's (docs/wire-protocol.md#calls-and-casts). */
 export type ControlHandler = (args: Record<string, unknown>, ctx: HandlerContext) => unknown
 
 export interface HandlerDefinition {
@@ -168,7 +168,7 @@ function stats(ctx: HandlerContext): Record<string, unknown> {
   const out: Record<string, unknown> = {
     total: {},
     pid: process.pid,
-    // A string, as real workers send it (protocol §7.3).
+    // A string, as real workers send it (docs/wire-protocol.md#replies).
     clock: String(state.appClock.value),
     uptime: Math.floor((Date.now() - state.startedAt) / 1000),
     pool: {

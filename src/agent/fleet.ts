@@ -29,8 +29,7 @@ export interface FleetOptions extends Pick<ProfileOptions, 'queues' | 'tasks' | 
 const START_SLICE = 1000
 
 /**
- * N simulated Celery workers in this process on one broker connection (`wfctl simulate`, cli
- * contract §11). Real clients list and control them; a remote `shutdown` stops exactly the
+ * N simulated Celery workers in this process on one broker connection (`wfctl simulate`, README.md#simulated-workers-wfctl-simulate). Real clients list and control them; a remote `shutdown` stops exactly the
  * addressed ones; stop() stops the rest and removes everything the fleet created in the broker.
  */
 export class SimulatedFleet {

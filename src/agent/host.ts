@@ -194,7 +194,7 @@ export class ResponderHost {
       }
     }
     if (target.kind === 'none') {
-      // A real Redis worker would stop listening over this (protocol §10.1); we only refuse it.
+      // A real Redis worker would stop listening over this (docs/wire-protocol.md#what-wfctl-never-sends); we only refuse it.
       this.log({level: 'error', message: `ignored a ${JSON.stringify(body.method)} request: ${target.why}`})
       return
     }

@@ -1,7 +1,7 @@
 /**
  * The few pieces of Python semantics a Celery-compatible responder has to reproduce: how a worker
  * prints exceptions into `{"error": ...}` replies, how it binds request arguments to a handler's
- * keyword parameters, and the `fnmatch` / `re.match` node matchers (protocol §3.4, §3.5).
+ * keyword parameters, and the `fnmatch` / `re.match` node matchers (docs/wire-protocol.md#how-a-worker-handles-a-request).
  */
 
 /** Python's `repr()` of a str: single quotes unless the text holds a single quote and no double one. */

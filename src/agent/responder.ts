@@ -68,9 +68,9 @@ export function workerProfile(opts: ProfileOptions): WorkerProfile {
 export type Dispatched =
   /** Reply with this payload if the request has `reply_to`; send these events either way. */
   | {kind: 'reply'; payload: unknown; events: WorkerEvent[]}
-  /** `shutdown`: the worker stops and never replies (protocol §3.5). */
+  /** `shutdown`: the worker stops and never replies (docs/wire-protocol.md#how-a-worker-handles-a-request). */
   | {kind: 'shutdown'; message: string}
-  /** `election`: never run, never answered (it kills single-worker clusters, protocol §10.1). */
+  /** `election`: never run, never answered (it kills single-worker clusters, docs/wire-protocol.md#what-wfctl-never-sends). */
   | {kind: 'ignored'}
 
 /**
@@ -89,7 +89,7 @@ export class WorkerResponder {
     this.state = new WorkerState(profile.template)
   }
 
-  /** The clock work every delivered request causes, addressed to this node or not (protocol §3.4). */
+  /** The clock work every delivered request causes, addressed to this node or not (docs/wire-protocol.md#how-a-worker-handles-a-request). */
   observe(headerClock: unknown): void {
     this.state.appClock.forward()
     this.state.mailboxClock.adjust(typeof headerClock === 'number' ? headerClock : 0)
@@ -137,7 +137,7 @@ export class WorkerResponder {
     return handler.run(kwargs, ctx)
   }
 
-  /** A worker event from this node, with every field of protocol §9.5. */
+  /** A worker event from this node, with every field of docs/wire-protocol.md#worker-events. */
   event(type: WorkerEventType, freq = this.profile.heartbeatSeconds): WorkerEvent {
     const {loadavg} = processSample()
     return {

@@ -1,6 +1,6 @@
 import {loadavg} from 'node:os'
 
-/** A Lamport clock as Celery keeps them: `forward` for own events, `adjust` on receipt (protocol §8.4). */
+/** A Lamport clock as Celery keeps them: `forward` for own events, `adjust` on receipt (docs/wire-protocol.md#clocks). */
 export class LamportClock {
   value = 0
 
@@ -15,7 +15,7 @@ export class LamportClock {
   }
 }
 
-/** One element of `active_queues`: kombu's `Queue.as_dict(recurse=True)` (protocol §7.3). */
+/** One element of `active_queues`: kombu's `Queue.as_dict(recurse=True)`. */
 export interface QueueDescription {
   name: string
   exchange: {
@@ -180,7 +180,7 @@ export interface StateTemplate {
  * thousands: collections start out shared with the template and are copied on first change.
  */
 export class WorkerState {
-  /** The app clock: `clock`, events, hello (protocol §8.4). */
+  /** The app clock: `clock`, events, hello (docs/wire-protocol.md#clocks). */
   readonly appClock = new LamportClock()
   /** The mailbox clock: the `clock` header of replies. */
   readonly mailboxClock = new LamportClock()

@@ -1,7 +1,7 @@
 import {globToRegExp, pcreToRegExp, truthy} from './python.js'
 
 /**
- * Which nodes a request addresses, decided once per request for a whole fleet (protocol §3.4).
+ * Which nodes a request addresses, decided once per request for a whole fleet (docs/wire-protocol.md#how-a-worker-handles-a-request).
  * `all` and `nodes` let a host skip testing every node; `test` is the general case.
  */
 export type Addressees =

@@ -8,7 +8,7 @@ import {chunks, decodeRequest, eventMessage, replyMessage, type AgentLink, type 
 import type {WorkerEvent} from '../wire/events.js'
 
 /**
- * Celery 5.2's declarations, flag for flag (protocol §6.1): a different flag on any of them makes
+ * Celery 5.2's declarations, flag for flag (docs/wire-protocol.md#entities): a different flag on any of them makes
  * RabbitMQ refuse the redeclare (406) — to us or, worse, to the real workers declaring after us.
  */
 const PIDBOX_EXCHANGE = {durable: false, autoDelete: false}
@@ -19,7 +19,7 @@ const EVENT_EXCHANGE = {durable: true, autoDelete: false}
 const ATTACH_WINDOW = 200
 
 /**
- * The worker side on RabbitMQ (protocol §6.4): one mailbox queue per node, as real workers have,
+ * The worker side on RabbitMQ (docs/wire-protocol.md#the-worker-side-wfctl-simulate): one mailbox queue per node, as real workers have,
  * all consumed on one channel of one connection; replies and events go out on a second channel,
  * and declarations that may be refused run on a third, so a refusal never takes the consumers down.
  */
@@ -163,7 +163,7 @@ export class AmqpAgentLink implements AgentLink {
     if (!accepted) await new Promise<void>((resolve) => channel.once('drain', resolve))
   }
 
-  /** kombu declares the reply exchange (direct, not durable) and publishes with the client's routing key (protocol §6.2). */
+  /** kombu declares the reply exchange (direct, not durable) and publishes with the client's routing key (docs/wire-protocol.md#the-worker-side-wfctl-simulate). */
   async reply(batch: ReplyBatch): Promise<void> {
     const channel = await this.declareOnPublishChannel(batch.exchange, 'direct', PIDBOX_EXCHANGE)
     for (const {node, payload, clock} of batch.replies) {

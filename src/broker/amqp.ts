@@ -7,7 +7,7 @@ import type {BrokerUrl} from './url.js'
 import {type Inbox, type PublishResult, type Transport} from '../wire/transport.js'
 import {brokerFailure, withDeadline, type TransportOptions} from './common.js'
 
-/** Celery's `control_queue_expires` (10 s) and `control_queue_ttl` (300 s), in ms (protocol §6.1). */
+/** Celery's `control_queue_expires` (10 s) and `control_queue_ttl` (300 s), in ms (docs/wire-protocol.md#entities). */
 const REPLY_QUEUE_ARGUMENTS = {'x-expires': 10_000, 'x-message-ttl': 300_000}
 /** Celery's flags for both pidbox exchanges: redeclaring with others closes the channel (406). */
 const PIDBOX_EXCHANGE_FLAGS = {durable: false, autoDelete: false}
@@ -143,7 +143,7 @@ export class AmqpTransport implements Transport {
       if (consumerTag) await this.bounded(() => ch.cancel(consumerTag!), 'cannot clean up on').catch(() => {})
     }
     await this.bounded(async () => {
-      // Exclusive: works with every Celery version and with RabbitMQ 4.3 (protocol §6.3).
+      // Exclusive: works with every Celery version and with RabbitMQ 4.3 (docs/wire-protocol.md#the-reply-queue).
       await ch.assertQueue(queue, {exclusive: true, durable: false, autoDelete: true, arguments: REPLY_QUEUE_ARGUMENTS})
       await ch.bindQueue(queue, this.replyExchange, oid)
       // Consume before publishing, so no reply can arrive unseen.

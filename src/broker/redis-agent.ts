@@ -11,7 +11,7 @@ import type {WorkerEvent} from '../wire/events.js'
 const PIPELINE_SLICE = 1000
 
 /**
- * The worker side on Redis, kombu's layout (protocol §5.3, §5.7): ONE subscription to the pidbox
+ * The worker side on Redis, kombu's layout (docs/wire-protocol.md#the-worker-side-wfctl-simulate): ONE subscription to the pidbox
  * fanout channel for every hosted node, mailbox bindings as real workers register them, replies
  * routed through the reply exchange's binding set, events PUBLISHed on the event channels.
  */
@@ -32,7 +32,7 @@ export class RedisAgentLink implements AgentLink {
     this.names = redisNames(opts.url.db, opts.namespace.controlExchange, this.keyPrefix)
   }
 
-  /** `_kombu.binding.{ns}.pidbox`: the fanout exchange's binding set (not used for delivery, protocol §5.3). */
+  /** `_kombu.binding.{ns}.pidbox`: the fanout exchange's binding set (not used for delivery, docs/wire-protocol.md#publishing-a-request). */
   private get mailboxBindingKey(): string {
     return `${this.keyPrefix}_kombu.binding.${this.opts.namespace.controlExchange}.pidbox`
   }
@@ -41,7 +41,7 @@ export class RedisAgentLink implements AgentLink {
     return `${node}.${this.opts.namespace.controlExchange}.pidbox`
   }
 
-  /** Queue names inside members are never prefixed (protocol §5.8). */
+  /** Queue names inside members are never prefixed (docs/wire-protocol.md#keys-and-channels). */
   private mailboxMember(node: string): string {
     return `${SEP}${SEP}${this.mailboxQueue(node)}`
   }
@@ -86,7 +86,7 @@ export class RedisAgentLink implements AgentLink {
     try {
       await Promise.all([this.open(this.cmd), this.open(this.sub)])
       this.sub.on('pmessage', (_pattern: string, _channel: string, raw: string) => this.receive(raw))
-      // kombu PSUBSCRIBEs the literal channel name (protocol §5.3); so do we, to hear exactly what workers hear.
+      // kombu PSUBSCRIBEs the literal channel name (docs/wire-protocol.md#publishing-a-request); so do we, to hear exactly what workers hear.
       await withDeadline(this.sub.psubscribe(this.names.requestChannel), connectTimeoutMs, `cannot subscribe on ${url.masked}`, () => {})
     } catch (error) {
       this.cmd.disconnect()
@@ -114,7 +114,7 @@ export class RedisAgentLink implements AgentLink {
 
   private receive(raw: string): void {
     const envelope = decodeEnvelope(raw, performance.now())
-    // Channel payloads that are no kombu envelope are ignored, as kombu does (protocol §10.1).
+    // Channel payloads that are no kombu envelope are ignored, as kombu does (docs/wire-protocol.md#the-worker-side-wfctl-simulate).
     if (typeof envelope === 'string') return this.listeners?.onLog({level: 'warning', message: `ignored a pidbox message: ${envelope}`})
     const request = decodeRequest(envelope)
     if (typeof request === 'string') return this.listeners?.onLog({level: 'error', message: `ignored a pidbox message: ${request}`})
@@ -138,14 +138,14 @@ export class RedisAgentLink implements AgentLink {
     }
   }
 
-  /** `SADD _kombu.binding.{ns}.pidbox` as a worker does at start (protocol §5.7); delivery is the shared subscription. */
+  /** `SADD _kombu.binding.{ns}.pidbox` as a worker does at start (docs/wire-protocol.md#the-worker-side-wfctl-simulate); delivery is the shared subscription. */
   async attach(nodes: string[]): Promise<{node: string; reason: string}[]> {
     await this.register(nodes)
     for (const node of nodes) this.attached.add(node)
     return []
   }
 
-  /** SREM of the members and DEL of the four mailbox lists, as a worker's warm shutdown (protocol §12.1). */
+  /** SREM of the members and DEL of the four mailbox lists, as a worker's warm shutdown (docs/wire-protocol.md#the-worker-side-wfctl-simulate). */
   async detach(nodes: string[]): Promise<void> {
     const cmd = this.client()
     for (const node of nodes) this.attached.delete(node)
@@ -159,7 +159,7 @@ export class RedisAgentLink implements AgentLink {
   }
 
   /**
-   * kombu's direct-exchange publish (protocol §5.4): the members of the reply exchange's binding set
+   * kombu's direct-exchange publish (docs/wire-protocol.md#the-reply-route): the members of the reply exchange's binding set
    * whose routing key matches name the lists to LPUSH. No member: the client is gone, drop silently.
    */
   async reply(batch: ReplyBatch): Promise<void> {
@@ -177,7 +177,7 @@ export class RedisAgentLink implements AgentLink {
       return JSON.stringify(envelope)
     })
     const pipeline = cmd.pipeline()
-    // Replies are priority 0: the plain list, which BRPOP serves first (protocol §5.5).
+    // Replies are priority 0: the plain list, which BRPOP serves first (docs/wire-protocol.md#keys-and-channels).
     for (const queue of queues) for (const slice of chunks(envelopes, PIPELINE_SLICE)) pipeline.lpush(queue, ...slice)
     const results = await pipeline.exec()
     const failed = results?.find(([error]) => error)
@@ -190,7 +190,7 @@ export class RedisAgentLink implements AgentLink {
       const pipeline = cmd.pipeline()
       for (const event of slice) {
         const {routingKey, message} = eventMessage(event)
-        // delivery_info.routing_key is mandatory: its absence kills every worker's gossip (protocol §10.1).
+        // delivery_info.routing_key is mandatory: its absence kills every worker's gossip (docs/wire-protocol.md#what-wfctl-never-sends).
         const envelope = encodeEnvelope(message, this.opts.namespace.eventExchange, routingKey)
         assertSafeEnvelope(envelope)
         pipeline.publish(this.eventChannel(routingKey), JSON.stringify(envelope))

@@ -7,7 +7,7 @@ import type {ShutdownResult} from '../fleet/shutdown.js'
 import {ACTIONS, crossCheck, nodeChoices, nodeList, nodesText, validateWith, VIEWS, type Action, type View} from './menu.js'
 
 /*
- * The interactive explorer (contract §10): discover, pick nodes, then views and actions until the
+ * The interactive explorer (README.md#the-explorer-wfctl-inspect-on-a-terminal): discover, pick nodes, then views and actions until the
  * operator quits. It talks to the fleet only through the operations it is given (the command
  * layer) and shows answers with the command's own renderers.
  */
@@ -114,7 +114,7 @@ export class Explorer {
     if (problem) return this.ops.note(`not sent: ${problem}`)
     const args = action.args(answers)
     const whom = nodesText(this.selected, this.nodes)
-    // The same rules as the commands (contract §6), naming the nodes.
+    // The same rules as the commands (docs/architecture.md#destructive-requests-and-dry-runs), naming the nodes.
     if (isDestructive(action.method, args, {destination: this.selected})) {
       const ok = await this.ask<boolean>({type: 'confirm', name: 'value', message: `${action.label} on ${whom} (${nodeList(this.selected)}) via ${this.ops.broker}?`, default: false})
       if (ok !== true) return this.ops.note('not confirmed: nothing was sent')

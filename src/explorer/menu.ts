@@ -3,7 +3,7 @@ import {WfctlError} from '../errors.js'
 import {safe} from '../render/safe.js'
 
 /*
- * What the interactive explorer offers (contract §10): views that read, actions that change, and
+ * What the interactive explorer offers (README.md#the-explorer-wfctl-inspect-on-a-terminal): views that read, actions that change, and
  * the questions each action asks. Pure data and functions, so the menu logic is tested without a
  * terminal; answers are validated by the same functions as the command-line arguments.
  */

@@ -1,7 +1,7 @@
 import {UsageError} from '../errors.js'
 
 /*
- * Validators for the arguments of control and inspect commands (contract §2). Each takes what the
+ * Validators for the arguments of control and inspect commands (README.md#commands). Each takes what the
  * operator typed and returns the value to send, or throws a one-line UsageError: nothing is sent.
  * The interactive explorer uses the same functions to validate in its prompts.
  */

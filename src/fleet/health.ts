@@ -3,7 +3,7 @@ import {own, type FleetResult} from './outcome.js'
 import type {Roster} from './roster.js'
 import {plural} from '../words.js'
 
-/** Nagios plugin states, with their exit codes (contract §9). */
+/** Nagios plugin states, with their exit codes (README.md#health-checks-wfctl-check). */
 export const HealthStatus = {OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3} as const
 export type Status = keyof typeof HealthStatus
 
@@ -49,7 +49,7 @@ function queueNames(payload: unknown): string[] | undefined {
 }
 
 /**
- * Decides the fleet's health from one `active_queues` round trip (contract §9). CRITICAL: fewer
+ * Decides the fleet's health from one `active_queues` round trip (README.md#health-checks-wfctl-check). CRITICAL: fewer
  * than --min-nodes replied, or a required queue has no consumer. WARNING: an expected node is
  * silent, a node consumes no queue, or a reply was an error or unreadable. Else OK.
  */

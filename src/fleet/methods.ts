@@ -6,7 +6,7 @@ export function reachesMany(target: Target): boolean {
 }
 
 /**
- * Whether a request is destructive (contract §6) and so needs confirmation: shutdown, pool
+ * Whether a request is destructive (docs/architecture.md#destructive-requests-and-dry-runs) and so needs confirmation: shutdown, pool
  * restarts and terminating tasks always; shrinking or autoscaling pools when more than one node
  * is reached. `call` applies the same rules, so it is no way around the confirmation.
  */

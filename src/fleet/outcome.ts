@@ -4,7 +4,7 @@ import type {CallResult} from '../protocol/mailbox.js'
 import {awaitedNodes, type Roster} from './roster.js'
 import type {ShutdownResult} from './shutdown.js'
 
-/** The answer of the fleet to one request: the `--json` shape of the contract (§8), plus details. */
+/** The answer of the fleet to one request: the `--json` shape in README.md#json, plus details. */
 export interface FleetResult {
   method: string
   /** Each node's payload exactly as the worker sent it (the last one when a name replied twice). */

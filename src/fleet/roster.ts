@@ -77,13 +77,13 @@ export function parseExpect(value: string | undefined): Roster | undefined {
   return {names: checkNames(names, '--expect')}
 }
 
-/** The nodes that must answer: every destination, plus every expected name (contract §5). */
+/** The nodes that must answer: every destination, plus every expected name (docs/wire-protocol.md#collecting-replies). */
 export function awaitedNodes(destination: string[], roster: Roster | undefined): string[] {
   return [...new Set([...destination, ...(roster && 'names' in roster ? roster.names : [])])]
 }
 
 /**
- * When the answer is complete (contract §5): the expected count is reached, or every awaited node
+ * When the answer is complete (docs/wire-protocol.md#collecting-replies): the expected count is reached, or every awaited node
  * replied; a plain broadcast is never complete before its timeout.
  */
 export function completionOf(destination: string[], roster: Roster | undefined): ((c: Collected) => boolean) | undefined {

@@ -32,7 +32,7 @@ export interface ShutdownResult {
 const ROUND_PAUSE_MS = 250
 
 /**
- * Sends `shutdown` (a cast: workers never reply to it, protocol §7.4), then pings the targeted
+ * Sends `shutdown` (a cast: workers never reply to it, docs/wire-protocol.md#calls-and-casts), then pings the targeted
  * nodes until they stop answering or the wait runs out. A node is stopped once it misses a ping.
  */
 export async function shutdownNodes(mailbox: Mailbox, opts: ShutdownOptions, notRunning: string[]): Promise<ShutdownResult> {

@@ -13,7 +13,7 @@ export interface Collected {
   /** The distinct names of the nodes that replied (readable or not), kept as replies arrive. */
   nodes: Set<string>
   undecodable: (Undecodable & {latencyMs: number})[]
-  /** Messages in the reply queue that carried another ticket, or none: dropped (protocol §10.2). */
+  /** Messages in the reply queue that carried another ticket, or none: dropped (docs/wire-protocol.md#collecting-replies). */
   foreign: number
 }
 
@@ -163,7 +163,7 @@ export class ReplyCollector {
   }
 }
 
-/** `{"error": ...}` without `ok` is an error reply, as the celery CLI classifies it (protocol §4). */
+/** `{"error": ...}` without `ok` is an error reply, as the celery CLI classifies it (docs/wire-protocol.md#replies). */
 export function errorOf(payload: unknown): string | undefined {
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return undefined
   const p = payload as Record<string, unknown>

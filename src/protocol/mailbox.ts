@@ -124,7 +124,7 @@ export class Mailbox {
     return {...collector.collected, request, listeners, elapsedMs, complete}
   }
 
-  /** Publishes a request that no worker answers (a cast, protocol §3.1). */
+  /** Publishes a request that no worker answers (a cast, docs/wire-protocol.md#calls-and-casts). */
   async cast(req: Omit<CallRequest, 'timeoutMs' | 'isComplete'>): Promise<{request: RequestBody; listeners?: number}> {
     if (this.failure) throw this.failure
     const request = buildRequest({...req, controlExchange: this.controlExchange})

@@ -13,7 +13,7 @@ export interface Target {
   matcher?: Matcher
 }
 
-/** The pidbox request body (protocol §3.1), exactly as Python clients send it. */
+/** The pidbox request body (docs/wire-protocol.md#request-body), exactly as Python clients send it. */
 export interface RequestBody {
   method: string
   arguments: Record<string, unknown>
@@ -24,7 +24,7 @@ export interface RequestBody {
   reply_to?: {exchange: string; routing_key: string}
 }
 
-/** Methods that must never be sent (protocol §10.1): `election` kills single-worker clusters. */
+/** Methods that must never be sent (docs/wire-protocol.md#what-wfctl-never-sends): `election` kills single-worker clusters. */
 const FORBIDDEN_METHODS = new Set(['election'])
 const METHOD_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 
@@ -54,7 +54,7 @@ export function buildRequest(opts: BuildOptions): RequestBody {
 
 /**
  * Checks the message itself, whatever flags produced it, against the requests that crash or deafen
- * real workers (protocol §10.1): a body that is not an object, a missing or non-string method,
+ * real workers (docs/wire-protocol.md#what-wfctl-never-sends): a body that is not an object, a missing or non-string method,
  * an unknown matcher or a pattern the worker's matcher would choke on, and `election`.
  */
 export function assertSafeRequest(body: unknown): asserts body is RequestBody {

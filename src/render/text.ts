@@ -80,7 +80,7 @@ export function repliesTable(result: FleetResult, view: View): string {
   return text(t)
 }
 
-/** One line, as the contract shows: `3 nodes replied, 1 missing: w4@host`. */
+/** The summary line: `3 nodes replied, 1 missing: w4@host`. */
 export function summaryLine(result: FleetResult): string {
   const replied = Object.keys(result.replies).length
   const parts = [`${plural(replied, 'node')} replied`]

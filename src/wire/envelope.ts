@@ -4,7 +4,7 @@ import {UnsafeMessageError} from '../errors.js'
 import type {ReceivedMessage, WireMessage} from './message.js'
 
 /**
- * kombu's Redis envelope (protocol §5.2): the JSON string PUBLISHed on a fanout channel or LPUSHed
+ * kombu's Redis envelope (docs/wire-protocol.md#the-envelope): the JSON string PUBLISHed on a fanout channel or LPUSHed
  * onto a list. The body travels base64-encoded.
  */
 export interface RedisEnvelope {
@@ -50,7 +50,7 @@ export function encodeEnvelope(msg: WireMessage, exchange: string, routingKey: s
 }
 
 /**
- * Refuses envelopes that kill or deafen Redis workers (protocol §10.1): a missing delivery tag or
+ * Refuses envelopes that kill or deafen Redis workers (docs/wire-protocol.md#what-wfctl-never-sends): a missing delivery tag or
  * an invalid base64 body ends the worker process.
  */
 export function assertSafeEnvelope(env: RedisEnvelope): void {

@@ -2,7 +2,7 @@ import {UnsafeMessageError} from '../errors.js'
 
 export type WorkerEventType = 'worker-online' | 'worker-heartbeat' | 'worker-offline'
 
-/** A worker event body with every field real workers' gossip and monitors read (protocol §9.2, §9.5). */
+/** A worker event body with every field real workers' gossip and monitors read (docs/wire-protocol.md#worker-events). */
 export interface WorkerEvent {
   hostname: string
   utcoffset: number
@@ -26,7 +26,7 @@ export interface Software {
   system: string
 }
 
-/** The Celery release whose wire protocol the agent reproduces (protocol document, status line). */
+/** The Celery release whose wire protocol the agent reproduces (the version its stats and events report). */
 export const DEFAULT_SOFTWARE: Software = {
   ident: 'py-celery',
   version: '5.2.6',
@@ -38,7 +38,7 @@ export function eventRoutingKey(type: string): string {
   return type.replace(/-/g, '.')
 }
 
-/** Celery's `utcoffset()`: hours WEST of UTC, DST-aware, floored (protocol §9.2). */
+/** Celery's `utcoffset()`: hours WEST of UTC, DST-aware, floored (docs/wire-protocol.md#worker-events). */
 export function utcoffset(now = new Date()): number {
   return Math.floor(now.getTimezoneOffset() / 60)
 }
@@ -46,7 +46,7 @@ export function utcoffset(now = new Date()): number {
 const REQUIRED_FIELDS = ['hostname', 'timestamp', 'clock', 'utcoffset', 'pid', 'freq', 'active', 'processed', 'loadavg', 'sw_ident', 'sw_ver', 'sw_sys'] as const
 
 /**
- * Refuses worker events that would crash every real worker's gossip (protocol §10.1): no `type`,
+ * Refuses worker events that would crash every real worker's gossip (docs/wire-protocol.md#what-wfctl-never-sends): no `type`,
  * an election event, or one missing the fields monitors use.
  */
 export function assertSafeEvent(event: WorkerEvent): void {

@@ -12,7 +12,7 @@ export interface IncomingRequest {
 export interface ReplyBatch {
   exchange: string
   routingKey: string
-  /** The request's ticket, or null when it had none (protocol §3.5). */
+  /** The request's ticket, or null when it had none (docs/wire-protocol.md#how-a-worker-handles-a-request). */
   ticket: unknown
   replies: {node: string; payload: unknown; clock: number}[]
 }
@@ -50,7 +50,7 @@ export interface AgentLink {
 const JSON_TYPES = new Set(['application/json', 'application/x-json', 'text/json'])
 
 /**
- * Decodes a pidbox request as a worker accepting only JSON does (`accept_content`, protocol §2).
+ * Decodes a pidbox request as a worker accepting only JSON does (`accept_content`, docs/wire-protocol.md#messages).
  * Returns why it was dropped otherwise: real workers log and drop such messages.
  */
 export function decodeRequest(msg: ReceivedMessage): IncomingRequest | string {
@@ -66,7 +66,7 @@ export function decodeRequest(msg: ReceivedMessage): IncomingRequest | string {
   return {body: body as Record<string, unknown>, clock: msg.headers.clock}
 }
 
-/** A reply message (protocol §4): `{node: payload}`, headers ticket and clock, transient. */
+/** A reply message (docs/wire-protocol.md#replies): `{node: payload}`, headers ticket and clock, transient. */
 export function replyMessage(node: string, payload: unknown, ticket: unknown, clock: number): WireMessage {
   return {
     body: Buffer.from(JSON.stringify({[node]: payload}), 'utf8'),
@@ -77,7 +77,7 @@ export function replyMessage(node: string, payload: unknown, ticket: unknown, cl
   }
 }
 
-/** A worker event message (protocol §9.1): header hostname, transient; routed by its type. */
+/** A worker event message (docs/wire-protocol.md#worker-events): header hostname, transient; routed by its type. */
 export function eventMessage(event: WorkerEvent): {routingKey: string; message: WireMessage} {
   assertSafeEvent(event)
   return {

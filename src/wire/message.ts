@@ -4,7 +4,7 @@ export interface WireMessage {
   contentType: string
   contentEncoding: string
   headers: Record<string, unknown>
-  /** AMQP delivery mode: 2 for requests, 1 for replies (protocol §2). */
+  /** AMQP delivery mode: 2 for requests, 1 for replies (docs/wire-protocol.md#messages). */
   deliveryMode: 1 | 2
 }
 
