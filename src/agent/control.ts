@@ -1,10 +1,10 @@
 import {constants as osConstants} from 'node:os'
 
 import type {BrokerUrl} from '../broker/url.js'
-import type {WorkerEventType} from '../wire/events.js'
+import type {Software, WorkerEventType} from '../wire/events.js'
+import type {Namespace} from '../wire/transport.js'
 import {PyException, pyRepr, pyStrRepr, pyTypeName, truthy, type Signature} from './python.js'
-import {processSample, type WorkerState} from './state.js'
-import type {WorkerProfile} from './responder.js'
+import {processSample, type StateTemplate, type WorkerState} from './state.js'
 
 /*
  * The control commands of the simulated worker, as Celery 5.2's celery/worker/control.py has
@@ -27,6 +27,17 @@ export type ControlHandler = (args: Record<string, unknown>, ctx: HandlerContext
 export interface HandlerDefinition {
   signature: Signature
   run: ControlHandler
+}
+
+/** Everything the workers of one fleet share: settings, broker description and command table. */
+export interface WorkerProfile {
+  readonly template: StateTemplate
+  readonly broker: BrokerUrl
+  readonly namespace: Namespace & {eventExchange: string}
+  /** Interval of worker-heartbeat events (Celery's `--heartbeat-interval`, `freq`). */
+  readonly heartbeatSeconds: number
+  readonly software: Software
+  readonly handlers: ReadonlyMap<string, HandlerDefinition>
 }
 
 /** Thrown by the `shutdown` handler: the worker stops and never replies. */

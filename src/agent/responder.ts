@@ -4,21 +4,10 @@ import type {Namespace} from '../wire/transport.js'
 import type {BrokerUrl} from '../broker/url.js'
 import {DEFAULT_SOFTWARE, utcoffset, type Software, type WorkerEvent, type WorkerEventType} from '../wire/events.js'
 import {bindArguments, errorRepr, PyException, pyRepr, pyTypeName, truthy} from './python.js'
-import {BUILTIN_TASKS, describeQueue, processSample, WorkerState, type StateTemplate} from './state.js'
-import {BUILTIN_HANDLERS, WorkerShutdown, type ControlHandler, type HandlerContext, type HandlerDefinition} from './control.js'
+import {BUILTIN_TASKS, describeQueue, processSample, WorkerState} from './state.js'
+import {BUILTIN_HANDLERS, WorkerShutdown, type ControlHandler, type HandlerContext, type HandlerDefinition, type WorkerProfile} from './control.js'
 
-export type {ControlHandler, HandlerContext, HandlerDefinition} from './control.js'
-
-/** Everything the workers of one fleet share: settings, broker description and command table. */
-export interface WorkerProfile {
-  readonly template: StateTemplate
-  readonly broker: BrokerUrl
-  readonly namespace: Namespace & {eventExchange: string}
-  /** Interval of worker-heartbeat events (Celery's `--heartbeat-interval`, `freq`). */
-  readonly heartbeatSeconds: number
-  readonly software: Software
-  readonly handlers: ReadonlyMap<string, HandlerDefinition>
-}
+export type {ControlHandler, HandlerContext, HandlerDefinition, WorkerProfile} from './control.js'
 
 export interface ProfileOptions {
   broker: BrokerUrl
