@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // npm run bench: wfctl against the `celery` CLI on the same workers, in one run, with the ratios.
 // It reports; it never fails on a goal. Needs what `npm test` needs (Redis, python3-celery) and owns
-// Redis DB 15 while it runs (BENCH_DB to change it). BENCH_RUNS sets the runs per measurement (5).
+// Redis DB 15 while it runs (BENCH_DB to change it). BENCH_RUNS sets the runs per measurement (5),
+// BENCH_STARTUP_RUNS the runs of each start-up row (21).
 import {spawn, spawnSync} from 'node:child_process'
+import {readFileSync} from 'node:fs'
 import {hostname} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -13,6 +15,7 @@ const PYTHON = process.env.WFCTL_TEST_PYTHON ?? '/usr/bin/python3'
 const FIXTURES = join(ROOT, 'test', 'interop', 'fixtures')
 const DB = Number(process.env.BENCH_DB ?? 15)
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
+const STARTUP_RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 21)
 const URL = `redis://127.0.0.1:6379/${DB}`
 const HOST = hostname()
 const MiB = 1024 * 1024
@@ -75,6 +78,36 @@ function compare(name, wf, ce, expectReplies, runs = RUNS) {
   return row
 }
 
+/**
+ * Start-up: what a probe costs is mostly the process's own start. Runs `node -e 0` and wfctl's
+ * cheapest invocations round-robin, STARTUP_RUNS times each after one warm-up round, so that all
+ * rows see the same machine; medians of wall and CPU time, the highest peak RSS, ratios to node.
+ */
+function startup(node) {
+  const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8'))
+  // The dry run of a ping: control ping's if it has --dry-run, else inspect ping's (the same request).
+  const dryPing = manifest.commands['control:ping']?.flags?.['dry-run'] ? ['control', 'ping'] : ['inspect', 'ping']
+  const rows = [
+    {name: '`node -e 0`', argv: [process.execPath, '-e', '0'], base: true},
+    {name: '`wfctl --version`', argv: [process.execPath, BIN, '--version'], goal: {wall: 1.3}},
+    {name: `\`wfctl ${dryPing.join(' ')} -d NODE --dry-run\``, argv: wfctl(...dryPing, '-d', node, '--dry-run')},
+    {name: '`wfctl control ping -d NODE` (1 of 3 real workers)', argv: wfctl('control', 'ping', '-d', node), goal: {wall: 1.5, rss: 1.3}, expectReplies: 1},
+  ]
+  for (const row of rows) measure(row.argv)
+  const runs = rows.map(() => [])
+  for (let i = 0; i < STARTUP_RUNS; i++) rows.forEach((row, j) => runs[j].push(measure(row.argv)))
+  const out = rows.map((row, j) => ({
+    ...row,
+    wall: median(runs[j].map((r) => r.wall)),
+    cpu: median(runs[j].map((r) => r.cpu)),
+    rss: Math.max(...runs[j].map((r) => r.rss)),
+    codes: [...new Set(runs[j].map((r) => r.code))],
+    replies: Math.min(...runs[j].map((r) => repliesOf(r))),
+  }))
+  for (const row of out) process.stderr.write(`  start-up ${row.name}: ${row.wall.toFixed(3)} s, ${fmt.mib(row.rss)}\n`)
+  return out
+}
+
 function startProcess(argv, readyPattern, timeoutMs = 60_000) {
   const child = spawn(argv[0], argv.slice(1), {cwd: FIXTURES, env: {...process.env, WFCTL_TEST_BROKER: URL, PYTHONDONTWRITEBYTECODE: '1'}, stdio: ['ignore', 'pipe', 'pipe']})
   let output = ''
@@ -111,6 +144,7 @@ function peakRss(pid) {
 const fmt = {
   s: (v) => `${v.toFixed(3)} s`,
   mib: (v) => `${(v / MiB).toFixed(0)} MiB`,
+  ms: (v) => `${(v * 1000).toFixed(0)} ms`,
   x: (v) => `${v.toFixed(2)}x`,
 }
 
@@ -119,6 +153,7 @@ async function main() {
   if (dbsize.status !== 0) throw new Error(`no Redis on 127.0.0.1:6379: ${dbsize.stderr}`)
   if (Number(dbsize.stdout.trim()) !== 0) throw new Error(`Redis DB ${DB} is not empty: the benchmark needs it to itself (set BENCH_DB)`)
   const rows = []
+  let startupRows = []
   const workers = ['bench1', 'bench2', 'bench3'].map((n) =>
     startProcess([PYTHON, '-m', 'celery', '-A', 'wfctl_tasks', 'worker', '-n', `${n}@${HOST}`, '-P', 'solo', '--without-heartbeat', '--without-gossip', '--without-mingle', '-l', 'warning'], /ready\./, 60_000),
   )
@@ -129,6 +164,7 @@ async function main() {
     process.stderr.write(`benchmark: ${RUNS} runs per measurement, medians; Redis DB ${DB}\n`)
     rows.push(compare('fleet-wide ping, 3 real workers (--expect 3 vs celery inspect ping)', wfctl('control', 'ping', '--expect', '3', '--json'), celery('inspect', 'ping'), 3))
     rows.push(compare('targeted ping, 1 of 3 real workers (-d)', wfctl('control', 'ping', '-d', `bench2@${HOST}`, '--json'), celery('inspect', 'ping', '-d', `bench2@${HOST}`), 1))
+    startupRows = startup(`bench2@${HOST}`)
     await Promise.all(workers.map((w) => w.stop()))
     {
       // One node answering with a 50 MB reply: reading it must be linear, and --timeout a deadline.
@@ -158,7 +194,7 @@ async function main() {
     // The DB was empty when we started: leave it so (the workers' bindings and queues).
     spawnSync('redis-cli', ['-n', String(DB), 'FLUSHDB'])
   }
-  report(rows)
+  report(rows, startupRows)
 }
 
 async function waitForNodes(n) {
@@ -179,8 +215,23 @@ const GOALS = {
   '10,000': {wall: 0.5, absolute: 2, rss: 150 * MiB},
 }
 
-function report(rows) {
+function report(rows, startupRows) {
   const lines = []
+  const base = startupRows.find((r) => r.base)
+  if (base) {
+    lines.push('')
+    lines.push(`| start-up (${STARTUP_RUNS} runs each, interleaved) | wall (median) | CPU (median) | peak RSS | ratio to \`node -e 0\` (wall, RSS) | goal |`)
+    lines.push('|---|---|---|---|---|---|')
+    for (const row of startupRows) {
+      const ratio = {wall: row.wall / base.wall, rss: row.rss / base.rss}
+      const checks = []
+      if (row.goal?.wall !== undefined) checks.push(`wall ≤ ${row.goal.wall}x: ${ratio.wall <= row.goal.wall ? 'met' : 'MISSED'}`)
+      if (row.goal?.rss !== undefined) checks.push(`RSS ≤ ${row.goal.rss}x: ${ratio.rss <= row.goal.rss ? 'met' : 'MISSED'}`)
+      if (row.codes.some((c) => c !== 0)) checks.push(`exit ${row.codes.join(', ')}`)
+      if (row.expectReplies !== undefined && row.replies < row.expectReplies) checks.push(`got ${row.replies} of ${row.expectReplies} replies`)
+      lines.push(`| ${row.name} | ${fmt.ms(row.wall)} | ${fmt.ms(row.cpu)} | ${(row.rss / MiB).toFixed(1)} MiB | ${fmt.x(ratio.wall)}, ${fmt.x(ratio.rss)} | ${checks.join('; ') || '-'} |`)
+    }
+  }
   lines.push('')
   lines.push('| scenario | tool | wall (median) | CPU (median) | peak RSS | replies | ratio wfctl/celery (wall, CPU, RSS) | goal |')
   lines.push('|---|---|---|---|---|---|---|---|')
