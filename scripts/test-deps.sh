@@ -20,15 +20,10 @@ apt_install() {
 /usr/bin/python3 -c 'import celery, redis, amqp' 2>/dev/null || fail "Celery is not importable by /usr/bin/python3"
 
 command -v tmux >/dev/null || apt_install tmux   # the terminal tests drive wfctl's prompts in tmux
-command -v redis-server >/dev/null || apt_install redis-server redis-tools
-if ! timeout 3 redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
-  as_root || fail "no Redis on 127.0.0.1:6379"
-  mkdir -p /var/lib/redis /var/log/redis
-  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
-    --dir /var/lib/redis --logfile /var/log/redis/ci.log || fail "could not start redis-server"
-  for _ in $(seq 1 50); do timeout 1 redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && break; sleep 0.2; done
-  timeout 3 redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || fail "Redis did not come up"
-fi
+# Shared with scripts/demo.mjs: installs redis-server (apt, as root) and starts it on 127.0.0.1:6379.
+. "$(dirname "${BASH_SOURCE[0]}")/ensure-redis.sh"
+ensure_redis_installed
+ensure_redis_running
 
 command -v rabbitmq-server >/dev/null || apt_install rabbitmq-server
 if ! (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; then

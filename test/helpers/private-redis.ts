@@ -29,7 +29,8 @@ export interface PrivateRedis {
   stop: () => Promise<void>
 }
 
-async function freePort(): Promise<number> {
+/** A TCP port nothing listens on right now (the kernel's pick). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
     server.on('error', reject)
