@@ -1,9 +1,24 @@
 #!/usr/bin/env node
 // Runs the test tiers with node's test runner (TypeScript through tsx). Usage:
-//   node scripts/run-tests.mjs [unit|commands|integration|e2e|agent|interop ...]   (default: every tier)
+//   node scripts/run-tests.mjs [unit|commands|integration|e2e|agent|interop|hostile ...]   (default: every tier)
+// With CI set, it first checks that the build (run just before, by `npm test`) left the committed
+// oclif.manifest.json unchanged: a stale manifest hides commands.
 import {spawnSync} from 'node:child_process'
 import {readdirSync, statSync} from 'node:fs'
 import {join} from 'node:path'
+
+if (process.env.CI) {
+  const diff = spawnSync('git', ['diff', '--quiet', '--', 'oclif.manifest.json'], {stdio: 'inherit'})
+  if (diff.status === 1) {
+    process.stderr.write("oclif.manifest.json is stale: the commands changed; run 'npm run build' and commit it\n")
+    spawnSync('git', ['--no-pager', 'diff', '--stat', '--', 'oclif.manifest.json'], {stdio: 'inherit'})
+    process.exit(1)
+  }
+  if (diff.status !== 0) {
+    process.stderr.write(`cannot check oclif.manifest.json against the commit (git diff: ${diff.error?.message ?? `exit ${diff.status}`})\n`)
+    process.exit(1)
+  }
+}
 
 const tiers = process.argv.slice(2)
 const roots = (tiers.length > 0 ? tiers : ['unit', 'commands', 'integration', 'e2e', 'agent', 'interop', 'hostile']).map((t) => join('test', t))

@@ -6,10 +6,17 @@ import {OversizedBulk, RespConnection, RespError, type Reply, type RespOptions} 
 import {CleanupError, type Inbox, type PublishResult, type Transport} from '../wire/transport.js'
 import {brokerFailure, withDeadline, type TransportOptions} from './common.js'
 
-/** kombu's field separator inside binding members and priority queue names (protocol §5.1). */
+/** kombu's field separator inside binding members and priority queue names (docs/wire-protocol.md#keys-and-channels). */
 export const SEP = '\x06\x16'
 const PRIORITY_STEPS = ['3', '6', '9']
-/** How long a worker may take between reading the reply route and pushing its reply. */
+/**
+ * How long Redis keeps a closed reply list that workers may still push to: a reply whose route lookup
+ * came before the binding member was removed lands in it, and Redis deletes it by itself.
+ */
+export const LATE_REPLY_EXPIRY_MS = 5000
+/** What the expiring list holds until a late reply joins it (never read: nobody pops it). */
+export const CLOSED_REPLY_MARKER = 'wfctl: reply route closed'
+/** Without MULTI (an ACL that refuses it): how long a worker may take between its lookup and its push. */
 const STRAGGLER_GRACE_MS = 150
 /** Replies drained per round trip once BRPOP has woken up (RPOP with a count, Redis >= 6.2). */
 const DRAIN_BATCH = 1000
@@ -20,6 +27,10 @@ const RETRY_PAUSE_MS = 100
 interface CleanupStep {
   what: string
   command: (string | number)[]
+  /** Run as MULTI, these commands, EXEC (instead of `command`): all or nothing. */
+  transaction?: (string | number)[][]
+  /** When the broker refuses the transaction (an ACL without MULTI), these steps run instead. */
+  fallback?: CleanupStep[]
   afterMs?: number
 }
 
@@ -35,7 +46,7 @@ function received(entry: Reply, now: number): ReceivedMessage {
   }
 }
 
-/** kombu's key and channel names for one control namespace on one database (protocol §5.1). */
+/** kombu's key and channel names for one control namespace on one database (docs/wire-protocol.md#keys-and-channels). */
 export function redisNames(db: number, controlExchange: string, keyPrefix: string) {
   const replyQueue = (oid: string) => `${oid}.reply.${controlExchange}.pidbox`
   return {
@@ -118,14 +129,24 @@ export class RedisTransport implements Transport {
       if (closed) return
       closed = true
       blocking?.destroy()
-      // The route goes first, so no worker can push to the lists once they are deleted. A worker
-      // that read the members just before (kombu: SMEMBERS, then LPUSH) may still push one reply:
-      // when replies are outstanding, the lists are deleted once more after it had time to land.
+      // The route goes first: from then on kombu finds no route and drops a reply. A worker that
+      // read the members just before (kombu: SMEMBERS, then LPUSH) may still push one. When replies
+      // are outstanding, the lists are deleted and the plain one (where replies land) is replaced,
+      // in one transaction, by a list Redis expires by itself: a late reply joins it and goes with it.
+      const lists = `the reply lists ${keys.map((k) => JSON.stringify(k)).join(', ')}`
+      const del: CleanupStep = {what: lists, command: ['DEL', ...keys]}
       const steps: CleanupStep[] = [
         {what: `the reply binding member ${JSON.stringify(member)} of ${JSON.stringify(this.names.replyBindingKey)}`, command: ['SREM', this.names.replyBindingKey, member]},
-        {what: `the reply lists ${keys.map((k) => JSON.stringify(k)).join(', ')}`, command: ['DEL', ...keys]},
       ]
-      if (opts?.repliesInFlight) steps.push({what: steps[1].what, command: ['DEL', ...keys], afterMs: STRAGGLER_GRACE_MS})
+      if (opts?.repliesInFlight) {
+        steps.push({
+          ...del,
+          transaction: [['DEL', ...keys], ['RPUSH', keys[0], CLOSED_REPLY_MARKER], ['PEXPIRE', keys[0], LATE_REPLY_EXPIRY_MS]],
+          fallback: [del, {...del, afterMs: STRAGGLER_GRACE_MS}],
+        })
+      } else {
+        steps.push(del)
+      }
       await this.cleanUp(cmd, steps)
     }
 
@@ -190,8 +211,9 @@ export class RedisTransport implements Transport {
     const failed: {what: string; why: string}[] = []
     let unreachable = false
     try {
-      for (const step of steps) {
-        if (step.afterMs) await new Promise((resolve) => setTimeout(resolve, step.afterMs))
+      const queue = [...steps]
+      for (let step = queue.shift(); step; step = queue.shift()) {
+        if (step.afterMs) await new Promise((resolve) => setTimeout(resolve, step!.afterMs))
         for (let attempt = 0; ; attempt++) {
           try {
             if (!client || client.status !== 'ready') {
@@ -199,9 +221,14 @@ export class RedisTransport implements Transport {
               fresh.push(client)
             }
             const c = client
-            await withDeadline(c.call(...step.command), left(), `cannot clean up on ${url.masked}`, () => c.destroy())
+            const current = step
+            await withDeadline(current.transaction ? this.transaction(c, current.transaction) : c.call(...current.command).then(() => undefined), left(), `cannot clean up on ${url.masked}`, () => c.destroy())
             break
           } catch (error) {
+            if (error instanceof RespError && step.fallback) {
+              queue.unshift(...step.fallback)
+              break
+            }
             if (error instanceof RespError) {
               // Refused (an ACL without SREM or DEL): no retry will change that. Lists that were
               // never created (every reply was read) are no loss, as long as the broker can tell.
@@ -226,6 +253,22 @@ export class RedisTransport implements Transport {
       for (const c of fresh) c.destroy()
     }
     if (failed.length > 0) throw new CleanupError(failed, unreachable)
+  }
+
+  /** MULTI, the commands, EXEC; a RespError when any part is refused (then nothing was applied). */
+  private async transaction(c: RespConnection, commands: (string | number)[][]): Promise<void> {
+    await c.call('MULTI')
+    const queued = commands.map((command) => c.call(...command).then(() => undefined, (error: unknown) => error))
+    let results: Reply
+    try {
+      results = await c.call('EXEC')
+    } catch (error) {
+      // A refused command aborts the EXEC: the refusal says why.
+      throw (await Promise.all(queued)).find((e) => e instanceof Error) ?? error
+    }
+    if (!Array.isArray(results) || results.length !== commands.length || results.at(-1) !== 1) {
+      throw new RespError(`the transaction did not apply: ${JSON.stringify(results)}`)
+    }
   }
 
   async publish(message: WireMessage): Promise<PublishResult> {

@@ -1,6 +1,6 @@
 // The worker side (src/agent): simulated workers answering real Celery clients (`celery inspect`,
 // `celery status`, `celery control`), wfctl's own client and hand-made requests, beside real Celery
-// workers, on Redis (DBs 12 and 13, under a key prefix of this file's own) and on RabbitMQ (a vhost
+// workers, on Redis (DBs 12 and 13, under key prefixes of this file's own, beside whatever else uses them) and on RabbitMQ (a vhost
 // of its own). Every test checks that the broker is left as it was.
 import assert from 'node:assert/strict'
 import {after, before, describe, test} from 'node:test'
@@ -12,7 +12,7 @@ import {WorkerResponder, workerProfile, type Dispatched} from '../../src/agent/r
 import {addressees, isAddressed} from '../../src/agent/targeting.js'
 import {parseBrokerUrl} from '../../src/broker/url.js'
 import {decodeEnvelope} from '../../src/wire/envelope.js'
-import {createVhost, keysWithPrefix, rabbitctl, redisClient, redisUrl, token} from '../helpers/brokers.js'
+import {createVhost, keysLeft, rabbitctl, redisClient, redisUrl, token} from '../helpers/brokers.js'
 import {celery, startWorker, type Worker} from '../helpers/celery.js'
 import {agentConnections, celeryJson, deleteKeysWithPrefix, openSession, poll, rawCall, rawCast, sleep, startFullWorker} from './support.js'
 
@@ -35,7 +35,7 @@ describe('WorkerResponder: Celery 5.2.6 command semantics, without a broker', ()
   })
   const call = (r: WorkerResponder, method: unknown, args: unknown = {}) => r.dispatch({method, arguments: args})
 
-  test('the §3.4 filter: destination list and string, glob, pcre, and pattern without matcher', () => {
+  test('the worker-side filter (docs/wire-protocol.md#how-a-worker-handles-a-request): destination list and string, glob, pcre, and pattern without matcher', () => {
     const nodes = ['w1@vm', 'w10@vm', 'r8@vm', 'x.y@vm']
     const pick = (body: Record<string, unknown>) => nodes.filter((n) => isAddressed(addressees(body), n))
     assert.deepEqual(pick({destination: ['w1@vm', 'nobody@vm']}), ['w1@vm'])
@@ -248,7 +248,7 @@ describe('Redis: simulated workers among real Celery clients and workers', {time
     } finally {
       await fleet.stop()
     }
-    assert.deepEqual(await keysWithPrefix(redis, prefix), [], 'nothing left under the prefix')
+    assert.deepEqual(await keysLeft(redis, prefix), [], 'nothing left under the prefix')
     assert.equal(await agentConnections(redis), 0, 'every connection closed')
   })
 
@@ -295,7 +295,7 @@ describe('Redis: simulated workers among real Celery clients and workers', {time
       await session.close()
       await fleet.stop()
     }
-    assert.deepEqual(await keysWithPrefix(redis, prefix), [], 'nothing left under the prefix')
+    assert.deepEqual(await keysLeft(redis, prefix), [], 'nothing left under the prefix')
     assert.equal(await agentConnections(redis), 0)
   })
 
@@ -313,7 +313,7 @@ describe('Redis: simulated workers among real Celery clients and workers', {time
     } finally {
       await fleet.stop()
     }
-    assert.deepEqual(await keysWithPrefix(redis, prefix), [], 'nothing left under the prefix')
+    assert.deepEqual(await keysLeft(redis, prefix), [], 'nothing left under the prefix')
   })
 
   test('events: online, heartbeats, offline, read by a monitor and by a real worker\'s mingle and gossip', async () => {
@@ -367,7 +367,7 @@ describe('Redis: simulated workers among real Celery clients and workers', {time
     }
     const members = await redis.smembers(`${prefix}_kombu.binding.celery.pidbox`)
     assert.deepEqual(members.filter((m) => m.includes(`e${tag}-`)), [], 'no simulated mailbox binding left')
-    assert.deepEqual((await keysWithPrefix(redis, prefix)).filter((k) => k.includes(`e${tag}-`)), [])
+    assert.deepEqual((await keysLeft(redis, prefix)).filter((k) => k.includes(`e${tag}-`)), [])
     assert.equal(await agentConnections(redis), 0)
   })
 
@@ -401,17 +401,17 @@ describe('Redis: simulated workers among real Celery clients and workers', {time
 describe('Redis: 10,000 simulated workers in one process', {timeout: 600_000}, () => {
   const DB = 13
   const url = redisUrl(DB)
+  const prefix = `wfctl-agent-10k-${token()}:`
 
   test('one broadcast ping is answered by all 10,000, through wfctl\'s client and the real celery CLI', async (t) => {
     const redis = redisClient(DB)
     const fleet = new SimulatedFleet()
-    const session = await openSession(url)
+    const session = await openSession(url, prefix)
     const mb = (bytes: number) => Math.round(bytes / 2 ** 20)
     try {
-      assert.equal(await redis.dbsize(), 0, `Redis DB ${DB} must be empty before the test`)
       const rssBefore = process.memoryUsage.rss()
       let started = performance.now()
-      await fleet.start({brokerUrl: url, workers: 10_000, namePrefix: `m${token()}-`, hostname: HOST})
+      await fleet.start({brokerUrl: url, redisKeyPrefix: prefix, workers: 10_000, namePrefix: `m${token()}-`, hostname: HOST})
       const startMs = performance.now() - started
       const rssStarted = process.memoryUsage.rss()
       assert.equal(fleet.nodes.length, 10_000)
@@ -425,7 +425,7 @@ describe('Redis: 10,000 simulated workers in one process', {timeout: 600_000}, (
       const rssAnswered = process.memoryUsage.rss()
 
       started = performance.now()
-      const cli = await celery(['inspect', 'ping', '-j', '-t', '3'], {broker: url, timeoutMs: 180_000})
+      const cli = await celery(['inspect', 'ping', '-j', '-t', '3'], {broker: url, keyPrefix: prefix, timeoutMs: 180_000})
       const cliMs = performance.now() - started
       assert.equal(Object.keys(celeryJson(cli.stdout)).length, 10_000, cli.stderr.slice(-2000))
 
@@ -439,9 +439,13 @@ describe('Redis: 10,000 simulated workers in one process', {timeout: 600_000}, (
       await session.close()
       await fleet.stop()
     }
-    assert.equal(await redis.dbsize(), 0, 'the DB is empty again')
-    assert.equal(await agentConnections(redis), 0)
-    redis.disconnect()
+    try {
+      assert.deepEqual(await keysLeft(redis, prefix), [], 'nothing left under the prefix')
+      assert.equal(await agentConnections(redis), 0)
+    } finally {
+      await deleteKeysWithPrefix(redis, prefix)
+      redis.disconnect()
+    }
   })
 })
 

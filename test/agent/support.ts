@@ -6,22 +6,13 @@ import {parseBrokerUrl} from '../../src/broker/url.js'
 import {FleetSession} from '../../src/fleet/session.js'
 import {decodeReply} from '../../src/protocol/collector.js'
 import type {ReceivedMessage} from '../../src/wire/message.js'
-import {keysWithPrefix, token} from '../helpers/brokers.js'
+import {redisClientsOf, token} from '../helpers/brokers.js'
 import {startWorker, type Worker} from '../helpers/celery.js'
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
+import {sleep} from '../helpers/poll.js'
 
-/** Polls until `probe` gives something `ok` accepts, or the deadline passes (then returns the last value). */
-export async function poll<T>(probe: () => Promise<T> | T, ok: (value: T) => boolean, deadlineMs: number, pauseMs = 100): Promise<T> {
-  const end = performance.now() + deadlineMs
-  for (;;) {
-    const value = await probe()
-    if (ok(value) || performance.now() >= end) return value
-    await sleep(pauseMs)
-  }
-}
+export {poll, sleep} from '../helpers/poll.js'
+export {deleteKeysWithPrefix} from '../helpers/brokers.js'
 
 /** wfctl's own client session (Mailbox over a Transport) on a namespace. */
 export function openSession(url: string, redisKeyPrefix = '', controlExchange = 'celery'): Promise<FleetSession> {
@@ -65,15 +56,12 @@ export function celeryJson(stdout: string): Record<string, unknown> {
   return (parsed ?? {}) as Record<string, unknown>
 }
 
-/** Connections the agent opened on this Redis (it names them wfctl-agent): none once a fleet stopped. */
+/**
+ * Connections the agent opened on this Redis from this process (it names them wfctl-agent): none
+ * once a fleet stopped. Other processes' agents (another test run) are not this test's business.
+ */
 export async function agentConnections(redis: Redis): Promise<number> {
-  const list = (await redis.client('LIST')) as string
-  return list.split('\n').filter((line) => / name=wfctl-agent /.test(line)).length
-}
-
-export async function deleteKeysWithPrefix(redis: Redis, prefix: string): Promise<void> {
-  const keys = await keysWithPrefix(redis, prefix)
-  for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500))
+  return (await redisClientsOf(redis)).filter((c) => c.name === 'wfctl-agent').length
 }
 
 /**

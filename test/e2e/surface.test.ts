@@ -1,11 +1,15 @@
 // The command surface as a user meets it: help for every command, what each one would send
-// (--dry-run), and every bad argument refused with exit 2 before anything is published.
+// (--dry-run), and every bad argument refused with exit 2 before anything is published. Argument
+// checks run in-process (no broker, no process start needed); a few cases go through bin/run.js for
+// the real exit code path.
 import assert from 'node:assert/strict'
 import {readFileSync} from 'node:fs'
+import {createServer, type Socket} from 'node:net'
 import {after, before, describe, test} from 'node:test'
 
 import {createVhost, redisUrl, token} from '../helpers/brokers.js'
-import {ROOT, json, runWfctl, type CliRun} from '../helpers/cli.js'
+import {ROOT, runWfctl, type CliRun} from '../helpers/cli.js'
+import {runArgvInProcess, type InProcessRun} from '../helpers/in-process.js'
 import {amqpSpy, redisSpy, settle} from '../helpers/spy.js'
 
 const DB = 5
@@ -18,8 +22,9 @@ const CONTROL = ['ping', 'shutdown', 'add-consumer', 'cancel-consumer', 'pool-gr
 const INSPECT = ['active', 'reserved', 'scheduled', 'revoked', 'registered', 'stats', 'active-queues', 'query-task', 'conf', 'clock', 'report', 'memsample',
   'memdump', 'objgraph']
 
-function oneLineError(run: CliRun): void {
-  assert.equal(run.code, 2, `exit ${run.code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`)
+function oneLineError(run: CliRun | InProcessRun<unknown>): void {
+  const code = 'exitCode' in run ? run.exitCode : run.code
+  assert.equal(code, 2, `exit ${code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`)
   assert.equal(run.stdout, '', 'nothing on stdout')
   const lines = run.stderr.trim().split('\n')
   assert.equal(lines.length, 1, `one line on stderr, got:\n${run.stderr}`)
@@ -107,12 +112,20 @@ describe('bad arguments: exit 2, one line, nothing published', () => {
   for (const [name, args, message] of cases) {
     test(name, async () => {
       for (const broker of [R, ['-b', vhost.url]]) {
-        const run = await runWfctl([...args, ...broker])
+        const run = await runArgvInProcess([...args, ...broker])
         oneLineError(run)
         assert.match(run.stderr, message)
       }
     })
   }
+
+  test('through bin/run.js: a bad argument and a bad flag value exit 2 in one line', async () => {
+    for (const [args, message] of [[['control', 'rate-limit', 'tasks.add', '5/d', ...R], /RATE must look like/], [['inspect', 'stats', '--matcher', 'regex', '-b', vhost.url], /Expected --matcher=regex/]] as const) {
+      const run = await runWfctl([...args])
+      oneLineError(run)
+      assert.match(run.stderr, message)
+    }
+  })
 
   const unconfirmed: [string, string[]][] = [
     ['pool-restart', ['control', 'pool-restart', '-d', 'a@h']],
@@ -128,7 +141,7 @@ describe('bad arguments: exit 2, one line, nothing published', () => {
   ]
   for (const [name, args] of unconfirmed) {
     test(`${name} without a terminal and without --yes is refused, naming whom it would reach`, async () => {
-      const run = await runWfctl([...args, ...R])
+      const run = await runArgvInProcess([...args, ...R])
       oneLineError(run)
       assert.match(run.stderr, /refused without a terminal to confirm on; pass --yes/)
       assert.match(run.stderr, /ALL workers|a@h|matching glob "batch-\*"/)
@@ -189,9 +202,9 @@ describe('--dry-run: the exact request of every command, and nothing sent', () =
   ]
   for (const [args, method, expected] of requests) {
     test(`${args.join(' ')} → ${method} ${JSON.stringify(expected)}`, async () => {
-      const run = await runWfctl([...args, '--dry-run', '--json', '--pattern', 'w*', ...R])
-      assert.equal(run.code, 0, run.stderr)
-      const out = json(run)
+      const run = await runArgvInProcess([...args, '--dry-run', '--json', '--pattern', 'w*', ...R])
+      assert.equal(run.exitCode ?? 0, 0, run.stderr)
+      const out = JSON.parse(run.stdout)
       assert.equal(out.dryRun, true)
       assert.equal(out.body.method, method)
       assert.deepEqual(out.body.arguments, expected)
@@ -215,10 +228,19 @@ describe('--dry-run: the exact request of every command, and nothing sent', () =
 })
 
 describe('a request refused by the safety checks never reaches the broker', () => {
-  test('call election: exit 2 before connecting (an unreachable broker is never tried)', async () => {
-    const run = await runWfctl(['call', 'election', '-b', 'redis://127.0.0.1:1/0', '--connect-timeout', '5'])
-    oneLineError(run)
-    assert.match(run.stderr, /kills single-worker clusters/)
-    assert.ok(run.ms < 4000, `took ${Math.round(run.ms)} ms: it tried to connect`)
+  test('call election: exit 2 before connecting (a broker that would hang is never tried)', async () => {
+    const held = new Set<Socket>()
+    const hanging = createServer((socket) => held.add(socket)) // accepts, never answers
+    await new Promise<void>((r) => hanging.listen(0, '127.0.0.1', r))
+    try {
+      const port = (hanging.address() as {port: number}).port
+      const run = await runWfctl(['call', 'election', '-b', `redis://127.0.0.1:${port}/0`, '--connect-timeout', '120'], {timeoutMs: 60_000})
+      oneLineError(run)
+      assert.match(run.stderr, /kills single-worker clusters/)
+      assert.equal(held.size, 0, 'wfctl connected to the broker')
+    } finally {
+      for (const socket of held) socket.destroy()
+      await new Promise((r) => hanging.close(r))
+    }
   })
 })

@@ -1,3 +1,4 @@
+// The one way tests start wfctl as a process (bin/run.js, no terminal, no broker variables).
 import {spawn} from 'node:child_process'
 import {fileURLToPath} from 'node:url'
 
@@ -12,49 +13,97 @@ export interface CliRun {
   ms: number
 }
 
-export interface CliOptions {
+export interface LiveRun {
+  /** stdout and stderr so far. */
+  stdout: () => string
+  stderr: () => string
+  stdoutBytes: () => number
+  pid: () => number | undefined
+  kill: (signal: NodeJS.Signals) => void
+  /** True until the process has ended. */
+  running: () => boolean
+  done: Promise<CliRun>
+}
+
+export interface SpawnOptions {
   env?: Record<string, string | undefined>
-  /** Sends this signal once `signalWhen()` is true (polled every 20 ms), or after `signalAfterMs`. */
-  signal?: NodeJS.Signals
-  signalWhen?: () => boolean
-  signalAfterMs?: number
+  /** SIGKILL after this long: a hang guard, not a speed check (default 60 s). */
   timeoutMs?: number
 }
 
-/** Runs the built wfctl (bin/run.js) as a user would, without a terminal. */
-export function runWfctl(args: string[], opts: CliOptions = {}): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const env: Record<string, string | undefined> = {...process.env, NO_COLOR: '1', ...opts.env}
-    for (const key of ['WFCTL_BROKER_URL', 'CELERY_BROKER_URL', 'AIRFLOW__CELERY__BROKER_URL']) if (!(opts.env && key in opts.env)) delete env[key]
-    const started = performance.now()
-    const child = spawn(process.execPath, [BIN, ...args], {env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe']})
-    let stdout = ''
-    let stderr = ''
-    // Decoded as a stream: a character split across two chunks stays one character.
-    child.stdout.setEncoding('utf8')
-    child.stderr.setEncoding('utf8')
-    child.stdout.on('data', (d: string) => (stdout += d))
-    child.stderr.on('data', (d: string) => (stderr += d))
-    const killer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000)
-    let signaller: NodeJS.Timeout | undefined
-    if (opts.signal && opts.signalWhen) {
-      const when = opts.signalWhen
-      signaller = setInterval(() => {
-        if (!when()) return
-        clearInterval(signaller)
-        child.kill(opts.signal)
-      }, 20)
-    } else if (opts.signal) {
-      signaller = setTimeout(() => child.kill(opts.signal), opts.signalAfterMs ?? 500)
-    }
-    child.on('error', reject)
-    child.on('close', (code, signal) => {
+/**
+ * Starts the built wfctl and lets the test watch its output while it runs and signal it at the
+ * right moment. The broker variables are removed from the environment unless `env` sets them.
+ */
+export function spawnWfctl(args: string[], opts: SpawnOptions = {}): LiveRun {
+  const env: Record<string, string | undefined> = {...process.env, NO_COLOR: '1', ...opts.env}
+  for (const key of ['WFCTL_BROKER_URL', 'CELERY_BROKER_URL', 'AIRFLOW__CELERY__BROKER_URL']) if (!(opts.env && key in opts.env)) delete env[key]
+  const started = performance.now()
+  const child = spawn(process.execPath, [BIN, ...args], {env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe']})
+  const out: Buffer[] = []
+  let outBytes = 0
+  let stderr = ''
+  let ended = false
+  child.stdout.on('data', (d: Buffer) => {
+    out.push(d)
+    outBytes += d.length
+  })
+  // Decoded as a stream: a character split across two chunks stays one character.
+  child.stderr.setEncoding('utf8')
+  child.stderr.on('data', (d: string) => (stderr += d))
+  const killer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000)
+  const done = new Promise<CliRun>((resolve, reject) => {
+    child.on('error', (error) => {
+      ended = true
       clearTimeout(killer)
-      clearTimeout(signaller)
-      clearInterval(signaller)
-      resolve({code, signal, stdout, stderr, ms: performance.now() - started})
+      reject(error)
+    })
+    child.on('close', (code, signal) => {
+      ended = true
+      clearTimeout(killer)
+      resolve({code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr, ms: performance.now() - started})
     })
   })
+  return {
+    stdout: () => Buffer.concat(out).toString('utf8'),
+    stderr: () => stderr,
+    stdoutBytes: () => outBytes,
+    pid: () => child.pid,
+    kill: (signal) => void (ended || child.kill(signal)),
+    running: () => !ended,
+    done,
+  }
+}
+
+export interface CliOptions extends SpawnOptions {
+  /** Sends this signal once `signalWhen()` is true (polled every 20 ms), or after `signalAfterMs`. */
+  signal?: NodeJS.Signals
+  signalWhen?: () => boolean | Promise<boolean>
+  signalAfterMs?: number
+}
+
+/** Runs wfctl to its end, as a user would, without a terminal (SIGKILL after 30 s by default). */
+export async function runWfctl(args: string[], opts: CliOptions = {}): Promise<CliRun> {
+  const live = spawnWfctl(args, {env: opts.env, timeoutMs: opts.timeoutMs ?? 30_000})
+  let timer: NodeJS.Timeout | undefined
+  if (opts.signal && opts.signalWhen) {
+    const when = opts.signalWhen
+    const signal = opts.signal
+    void (async () => {
+      while (live.running()) {
+        if (await Promise.resolve(when()).catch(() => false)) return live.kill(signal)
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+    })()
+  } else if (opts.signal) {
+    const signal = opts.signal
+    timer = setTimeout(() => live.kill(signal), opts.signalAfterMs ?? 500)
+  }
+  try {
+    return await live.done
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 /** Parses stdout as the one JSON object --json promises. */

@@ -1,12 +1,12 @@
-// A fake Celery worker on a real Redis that answers pidbox requests the way kombu does (protocol
-// §5.4, §5.7) — but with whatever a test wants in the reply: huge, deeply nested or hostile bodies,
+// A fake Celery worker on a real Redis that answers pidbox requests the way kombu does
+// (docs/wire-protocol.md#the-reply-route) — but with whatever a test wants in the reply: huge, deeply nested or hostile bodies,
 // odd content types, many node names at once, late replies.
 import {randomUUID} from 'node:crypto'
 import {Redis} from 'ioredis'
 
 import {keysWithPrefix, REDIS_HOST, REDIS_PORT} from './brokers.js'
 
-/** kombu's field separator in binding members (protocol §5.1). */
+/** kombu's field separator in binding members (docs/wire-protocol.md#keys-and-channels). */
 export const SEP = '\x06\x16'
 
 /** A request as the fake worker received it: the decoded body plus the envelope's headers. */

@@ -1,3 +1,5 @@
+import {existsSync} from 'node:fs'
+import {pathToFileURL} from 'node:url'
 import type {Command} from '@oclif/core'
 
 import {ROOT} from './cli.js'
@@ -39,4 +41,21 @@ export async function runInProcess<T>(command: typeof Command, argv: string[]): 
   } finally {
     process.exitCode = previous
   }
+}
+
+/**
+ * Runs a command line (`control ping -d a@h ...`) in this process, as bin/run.js would dispatch it:
+ * the command class is found under src/commands by the longest leading words that name one.
+ */
+export async function runArgvInProcess<T = unknown>(argv: string[]): Promise<InProcessRun<T>> {
+  for (let words = Math.min(2, argv.length); words >= 1; words--) {
+    const parts = argv.slice(0, words)
+    if (parts.some((p) => !/^[a-z][a-z-]*$/.test(p))) continue
+    for (const file of [`${ROOT}src/commands/${parts.join('/')}.ts`, `${ROOT}src/commands/${parts.join('/')}/index.ts`]) {
+      if (!existsSync(file)) continue
+      const command = ((await import(pathToFileURL(file).href)) as {default: typeof Command}).default
+      return runInProcess<T>(command, argv.slice(words))
+    }
+  }
+  throw new Error(`no command for ${argv.slice(0, 2).join(' ')} under src/commands`)
 }

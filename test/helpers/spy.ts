@@ -2,6 +2,7 @@ import {connect, type ChannelModel} from 'amqplib'
 import type {Redis} from 'ioredis'
 
 import {redisClient} from './brokers.js'
+import {sleep} from './poll.js'
 
 /** Listens on a Redis DB's pidbox channels under a prefix, to prove what was (not) published. */
 export async function redisSpy(db: number, prefix: string): Promise<{messages: string[]; close: () => Promise<void>}> {
@@ -24,4 +25,5 @@ export async function amqpSpy(url: string, controlExchange = 'celery'): Promise<
   return {messages, close: async () => conn.close()}
 }
 
-export const settle = (ms = 300) => new Promise((r) => setTimeout(r, ms))
+/** A pause for what is already on its way (a published message) to arrive. */
+export const settle = (ms = 300) => sleep(ms)

@@ -1,20 +1,31 @@
 import {execFileSync} from 'node:child_process'
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 
 import {BIN} from './cli.js'
-import {token} from './brokers.js'
 
-/** wfctl in a real terminal (a tmux pane of 80x24 on a private tmux server), as an operator runs it. */
+/**
+ * wfctl in a real terminal (a tmux pane of 80x24 on a private tmux server), as an operator runs it.
+ * The server's socket lives in a temporary directory of its own, removed by close().
+ */
 export class Terminal {
-  private readonly socket = `wfctl-test-${token()}`
+  private readonly dir = mkdtempSync(join(tmpdir(), 'wfctl-tmux-'))
+  private readonly socket = join(this.dir, 'socket')
 
   constructor(args: string[]) {
     const quoted = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')
     // The exit code is printed after the command so the test can read it off the screen.
-    this.tmux('new-session', '-d', '-s', 'w', '-x', '80', '-y', '24', `env NO_COLOR=1 ${quoted}; echo "EXIT=$?"; sleep 60`)
+    try {
+      this.tmux('new-session', '-d', '-s', 'w', '-x', '80', '-y', '24', `env NO_COLOR=1 ${quoted}; echo "EXIT=$?"; sleep 60`)
+    } catch (error) {
+      rmSync(this.dir, {recursive: true, force: true})
+      throw error
+    }
   }
 
   private tmux(...args: string[]): string {
-    return execFileSync('tmux', ['-L', this.socket, ...args], {encoding: 'utf8'})
+    return execFileSync('tmux', ['-S', this.socket, ...args], {encoding: 'utf8'})
   }
 
   screen(): string {
@@ -46,5 +57,6 @@ export class Terminal {
     try {
       this.tmux('kill-server')
     } catch {}
+    rmSync(this.dir, {recursive: true, force: true})
   }
 }

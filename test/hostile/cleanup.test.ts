@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import {after, afterEach, before, describe, it} from 'node:test'
 import type {Redis} from 'ioredis'
 
-import {keysWithPrefix, token} from '../helpers/brokers.js'
+import {keysLeft, token} from '../helpers/brokers.js'
 import {runWfctl, type CliRun} from '../helpers/cli.js'
 import {SEP, startHostileWorker, type HostileWorker, type HostileWorkerOptions} from '../helpers/hostile-worker.js'
 import {startPrivateRedis, type PrivateRedis} from '../helpers/private-redis.js'
@@ -15,7 +15,7 @@ const BINDING = '_kombu.binding.reply.celery.pidbox'
 /** Reply-binding members and reply lists in a DB of the private server. */
 async function leftovers(redis: Redis, exchange = 'celery'): Promise<string[]> {
   const members = await redis.smembers(`_kombu.binding.reply.${exchange}.pidbox`)
-  const lists = (await keysWithPrefix(redis, '')).filter((k) => k.includes(`.reply.${exchange}.pidbox`) && !k.startsWith('_kombu.binding.'))
+  const lists = (await keysLeft(redis, '')).filter((k) => k.includes(`.reply.${exchange}.pidbox`) && !k.startsWith('_kombu.binding.'))
   return [...members.map((m) => `member ${JSON.stringify(m)}`), ...lists.map((k) => `list ${JSON.stringify(k)}`)]
 }
 

@@ -1,4 +1,4 @@
-// Patterns that JavaScript compiles but Python's `re` does not (protocol §10.1): a real Celery worker
+// Patterns that JavaScript compiles but Python's `re` does not (docs/wire-protocol.md#what-wfctl-never-sends): a real Celery worker
 // on Redis that receives one stops listening to its mailbox for good. wfctl must refuse each with
 // exit 2 — and the worker must still answer afterwards.
 import assert from 'node:assert/strict'

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
 import type {Redis} from 'ioredis'
 
-import {keysWithPrefix, redisClient, redisLeftovers, redisUrl, token} from '../helpers/brokers.js'
+import {keysLeft, keysWithPrefix, redisClient, redisLeftovers, redisUrl, token} from '../helpers/brokers.js'
 import {json, runWfctl} from '../helpers/cli.js'
 import {msUntilDeadline, startHostileWorker, tidy, type FakeReply, type HostileWorker, type HostileWorkerOptions} from '../helpers/hostile-worker.js'
 import {startHostileRedis} from '../helpers/hostile-redis.js'
@@ -49,7 +49,7 @@ describe('hostile replies on Redis', () => {
   /** Nothing at all under the test's prefix once wfctl is done (the fake worker creates no key of its own). */
   async function assertNothingLeft(ns: Ns, context: string): Promise<void> {
     assert.deepEqual(await redisLeftovers(redis, ns.prefix, ns.exchange), [], `reply routes left behind: ${context}`)
-    assert.deepEqual(await keysWithPrefix(redis, ns.prefix), [], `keys left under ${ns.prefix}: ${context}`)
+    assert.deepEqual(await keysLeft(redis, ns.prefix), [], `keys left under ${ns.prefix}: ${context}`)
   }
 
   const node = (label: string) => `${label}-${token()}@hostile`

@@ -5,7 +5,7 @@ import {spawn} from 'node:child_process'
 import {after, before, describe, it} from 'node:test'
 import type {Redis} from 'ioredis'
 
-import {keysWithPrefix, redisClient, redisLeftovers, redisUrl, token} from '../helpers/brokers.js'
+import {keysLeft, redisClient, redisLeftovers, redisUrl, token} from '../helpers/brokers.js'
 import {PYTHON, startWorker, type Worker} from '../helpers/celery.js'
 import {json, ROOT, runWfctl} from '../helpers/cli.js'
 import {tidy} from '../helpers/hostile-worker.js'
@@ -87,6 +87,6 @@ describe('inspect reserved with 1 MB task arguments, against a real worker on Re
     assert.deepEqual(reserved.map((t) => t.id).sort(), ids.slice(1).sort())
     assert.ok(JSON.stringify(reserved).length > 4_000_000, 'the 1 MB arguments are in the reply')
     assert.deepEqual(await redisLeftovers(redis, prefix, exchange), [])
-    assert.deepEqual((await keysWithPrefix(redis, prefix)).filter((k) => k.includes('.reply.') && !k.includes('_kombu.binding.')), [])
+    assert.deepEqual((await keysLeft(redis, prefix)).filter((k) => k.includes('.reply.') && !k.includes('_kombu.binding.')), [])
   })
 })

@@ -6,7 +6,7 @@ import {test} from 'node:test'
 import {createVhost, rabbitctl, rabbitReplyQueues, token} from '../helpers/brokers.js'
 import {json, runWfctl} from '../helpers/cli.js'
 import {fleetSuite} from './fleet-suite.js'
-import {show, wf} from './support.js'
+import {amqpNamespace, show, wf} from './support.js'
 
 type Vhost = Awaited<ReturnType<typeof createVhost>>
 
@@ -21,14 +21,27 @@ fleetSuite(
   async () => {
     const [vhost, empty] = await Promise.all([createVhost('wfctl-it'), createVhost('wfctl-it-empty')])
     fresh = empty
+    const namespaces = new Map<string, Awaited<ReturnType<typeof amqpNamespace>>>()
+    const main = await amqpNamespace(vhost)
+    // The suite's custom exchange: its watch is bound before the worker on it starts.
     return {
       worker: {broker: vhost.url},
-      main: {label: `vhost ${vhost.name}`, flags: ['-b', vhost.url], leftovers: () => rabbitReplyQueues(vhost.name)},
-      withExchange: (exchange) => ({label: `vhost ${vhost.name}, control exchange ${exchange}`, flags: ['-b', vhost.url, '--control-exchange', exchange], leftovers: () => rabbitReplyQueues(vhost.name)}),
+      main,
+      withExchange: (exchange) => {
+        const ns = {label: `vhost ${vhost.name}, control exchange ${exchange}`, flags: ['-b', vhost.url, '--control-exchange', exchange], leftovers: async () => {
+          if (!namespaces.has(exchange)) namespaces.set(exchange, await amqpNamespace(vhost, exchange))
+          return namespaces.get(exchange)!.leftovers()
+        }}
+        return ns
+      },
+      // Nothing may be declared in the fresh vhost, not even a watch: listed (a few runs only).
       elsewhere: {label: `fresh vhost ${empty.name}`, flags: ['-b', empty.url], leftovers: () => rabbitReplyQueues(empty.name)},
-      replyRouteExists: async () => (await rabbitReplyQueues(vhost.name)).length > 0,
+      replyRouteExists: main.routeExists,
       close: async () => {
+        await Promise.allSettled([main.close(), ...[...namespaces.values()].map((n) => n.close())])
+        const left = await rabbitReplyQueues(vhost.name)
         await Promise.allSettled([vhost.remove(), empty.remove()])
+        if (left.length > 0) throw new Error(`reply queues left in vhost ${vhost.name}: ${left.join(', ')}`)
       },
     }
   },

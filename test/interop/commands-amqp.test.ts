@@ -1,16 +1,18 @@
 // Every control and inspect command, and call, against real Celery workers on RabbitMQ: a vhost of
-// this file's own, deleted at the end.
+// this file's own, deleted at the end. Leftover reply queues are checked by name after each run.
 import {connect} from 'amqplib'
 
 import {createVhost, rabbitReplyQueues} from '../helpers/brokers.js'
+import {amqpNamespace} from './support.js'
 import {amqpSpy} from '../helpers/spy.js'
 import {commandsSuite, type CeleryEvent} from './commands-suite.js'
 
 commandsSuite('RabbitMQ', async () => {
   const vhost = await createVhost('wfctl-cmd')
+  const main = await amqpNamespace(vhost)
   return {
     worker: {broker: vhost.url},
-    main: {label: `vhost ${vhost.name}`, flags: ['-b', vhost.url], leftovers: () => rabbitReplyQueues(vhost.name)},
+    main,
     spy: async () => {
       const spy = await amqpSpy(vhost.url)
       return {requests: () => spy.messages, close: spy.close}
@@ -33,7 +35,14 @@ commandsSuite('RabbitMQ', async () => {
       return {events, close: async () => conn.close()}
     },
     close: async () => {
-      await vhost.remove()
+      try {
+        await main.close()
+        // One listing of the whole vhost at the end: no reply queue at all, announced by a request or not.
+        const left = await rabbitReplyQueues(vhost.name)
+        if (left.length > 0) throw new Error(`reply queues left in vhost ${vhost.name}: ${left.join(', ')}`)
+      } finally {
+        await vhost.remove()
+      }
     },
   }
 })

@@ -9,7 +9,7 @@ import {createVhost, rabbitReplyQueues, redisClient, redisLeftovers, redisUrl, t
 import {startWorker, type Worker} from '../helpers/celery.js'
 import {runWfctl} from '../helpers/cli.js'
 import {Terminal} from '../helpers/tmux.js'
-import {activeQueues, deleteKeysWithPrefix, poll, show, sleep, stopAll} from './support.js'
+import {amqpNamespace, activeQueues, deleteKeysWithPrefix, poll, show, sleep, stopAll} from './support.js'
 
 const DB = 1
 
@@ -36,7 +36,18 @@ async function redisBroker(): Promise<Broker> {
 
 async function amqpBroker(): Promise<Broker> {
   const vhost = await createVhost('wfctl-tty')
-  return {worker: {broker: vhost.url}, flags: ['-b', vhost.url], leftovers: () => rabbitReplyQueues(vhost.name), close: () => vhost.remove()}
+  const ns = await amqpNamespace(vhost)
+  return {
+    worker: {broker: vhost.url},
+    flags: ns.flags,
+    leftovers: ns.leftovers,
+    close: async () => {
+      await ns.close()
+      const left = await rabbitReplyQueues(vhost.name)
+      await vhost.remove()
+      if (left.length > 0) throw new Error(`reply queues left in vhost ${vhost.name}: ${left.join(', ')}`)
+    },
+  }
 }
 
 /** Presses a key n times, a little apart, as a person would. */

@@ -100,13 +100,13 @@ export function fleetSuite(name: string, open: () => Promise<FleetEnv>, extra?: 
     // 2. destinations and --expect
 
     test('control ping -d NODE: only that node replies, and wfctl stops waiting once it has', async () => {
-      const run = await wf(env.main, ['control', 'ping', '-d', a.node, '-t', '20', '--json'])
+      const run = await wf(env.main, ['control', 'ping', '-d', a.node, '-t', '60', '--json'], {timeoutMs: 120_000})
       assert.equal(run.code, 0, show(run))
       const out = json(run)
       assert.deepEqual(out.replies, {[a.node]: {ok: 'pong'}})
       assert.deepEqual(out.missing, [])
-      // Not a speed check: without the early stop this would take the whole 20 s deadline.
-      assert.ok(out.elapsedMs < 10_000, `-d waited ${out.elapsedMs} ms: it did not stop when the only destination had replied`)
+      // Not a speed check: without the early stop this would take the whole minute.
+      assert.ok(out.elapsedMs < 30_000, `-d waited ${out.elapsedMs} ms: it did not stop when the only destination had replied`)
     })
 
     test('control ping --pattern: the workers filter by glob and by pcre, as Celery 4.4+ does', async () => {
@@ -139,13 +139,13 @@ export function fleetSuite(name: string, open: () => Promise<FleetEnv>, extra?: 
     })
 
     test('control ping --expect 2 with 2 workers running returns as soon as both replied', async () => {
-      const run = await wf(env.main, ['control', 'ping', '--expect', '2', '-t', '1', '--json'])
+      const run = await wf(env.main, ['control', 'ping', '--expect', '2', '-t', '60', '--json'], {timeoutMs: 120_000})
       assert.equal(run.code, 0, show(run))
       const out = json(run)
       assert.deepEqual(Object.keys(out.replies).sort(), [a.node, b.node].sort())
       assert.deepEqual(out.missing, [])
-      // The one timing check of the tier: returning early is the feature.
-      assert.ok(out.elapsedMs < 900, `--expect 2 took ${out.elapsedMs} ms of its 1 s timeout`)
+      // Not a speed check: returning early is the feature; waiting out -t would take the whole minute.
+      assert.ok(out.elapsedMs < 30_000, `--expect 2 took ${out.elapsedMs} ms of its 60 s timeout`)
     })
 
     test('control ping --expect 3 with only 2 workers: exit 1, "2 of 3 expected nodes replied"', async () => {

@@ -1,9 +1,9 @@
 // wfctl against real Celery workers on Redis: DB 10 (the workers) and DB 14 (nobody), under a
-// random global_keyprefix of this file's own.
+// random global_keyprefix of this file's own (other tests may use these DBs at the same time).
 import assert from 'node:assert/strict'
 import {test} from 'node:test'
 
-import {keysWithPrefix, redisClient, redisLeftovers, redisUrl, token} from '../helpers/brokers.js'
+import {keysLeft, redisClient, redisLeftovers, redisUrl, token} from '../helpers/brokers.js'
 import {json} from '../helpers/cli.js'
 import {fleetSuite} from './fleet-suite.js'
 import {startWorker} from '../helpers/celery.js'
@@ -31,7 +31,7 @@ fleetSuite(
         label: `Redis DB ${EMPTY_DB}, prefix ${prefix}`,
         flags: ['-b', redisUrl(EMPTY_DB), '--redis-key-prefix', prefix],
         // Nothing at all under the prefix on a DB where no worker runs: wfctl removed all it created.
-        leftovers: async () => [...(await redisLeftovers(empty, prefix)), ...(await keysWithPrefix(empty, prefix))],
+        leftovers: async () => [...(await redisLeftovers(empty, prefix)), ...(await keysLeft(empty, prefix))],
       },
       replyRouteExists: async () => (await redis.scard(`${prefix}_kombu.binding.reply.celery.pidbox`)) > 0,
       close: async () => {
@@ -46,17 +46,20 @@ fleetSuite(
   (ctx) => {
     test('--redis-key-prefix reaches workers started with that global_keyprefix; without it they are not reached (exit 69)', async () => {
       const env = ctx.env()
-      const a = ctx.a()
-      const withPrefix = await wf(env.main, ['control', 'ping', '-d', a.node, '-t', '5', '--json'])
+      const c = ctx.c()
+      const exchange = ctx.exchange()
+      const withPrefix = await wf(env.withExchange(exchange), ['control', 'ping', '-d', c.node, '-t', '5', '--json'])
       assert.equal(withPrefix.code, 0, show(withPrefix))
-      assert.deepEqual(json(withPrefix).replies, {[a.node]: {ok: 'pong'}})
+      assert.deepEqual(json(withPrefix).replies, {[c.node]: {ok: 'pong'}})
 
+      // Without the prefix, on the suite's own control exchange: the unprefixed names are still this
+      // suite's alone (no other test uses that exchange), so "nobody listens" is a fact, not a hope.
       const redis = redisClient(DB)
       try {
-        const unprefixed = {label: `Redis DB ${DB}, no prefix`, flags: ['-b', redisUrl(DB)], leftovers: () => redisLeftovers(redis, '')}
-        const run = await wf(unprefixed, ['control', 'ping', '-d', a.node, '-t', '1', '--json'])
+        const unprefixed = {label: `Redis DB ${DB}, no prefix, control exchange ${exchange}`, flags: ['-b', redisUrl(DB), '--control-exchange', exchange], leftovers: () => redisLeftovers(redis, '', exchange)}
+        const run = await wf(unprefixed, ['control', 'ping', '-d', c.node, '-t', '1', '--json'])
         assert.equal(run.code, 69, show(run))
-        assert.deepEqual(json(run).missing, [a.node])
+        assert.deepEqual(json(run).missing, [c.node])
         assert.equal(json(run).listeners, 0)
       } finally {
         redis.disconnect()

@@ -6,7 +6,7 @@ import {after, before, describe, test} from 'node:test'
 import {createVhost, rabbitReplyQueues, redisClient, redisLeftovers, redisUrl, token, AMQP_HOST, AMQP_PORT, REDIS_HOST, REDIS_PORT} from '../helpers/brokers.js'
 import {startWorker, type Worker} from '../helpers/celery.js'
 import {json} from '../helpers/cli.js'
-import {deleteKeysWithPrefix, endsWithin, isRunning, show, stopAll, wf, type Namespace} from './support.js'
+import {amqpNamespace, deleteKeysWithPrefix, endsWithin, isRunning, show, stopAll, wf, type Namespace} from './support.js'
 
 interface ShutdownEnv {
   worker: {broker: string; keyPrefix?: string}
@@ -106,7 +106,7 @@ function shutdownSuite(name: string, open: () => Promise<ShutdownEnv>): void {
       assert.deepEqual(out.missing, [GHOST], show(run))
       assert.deepEqual(out.stopped, [])
       await assertAlive(s1, s4)
-      assert.equal(run.code, 1, `contract §7: shutdown exits 0 when every targeted node stopped, 1 otherwise\n${show(run)}`)
+      assert.equal(run.code, 1, `README.md#exit-codes: shutdown exits 0 when every targeted node stopped, 1 otherwise\n${show(run)}`)
     })
 
     test('(d) shutdown -d NODE --yes --reason: exit 0, reported stopped, the process ends and logged the reason', async () => {
@@ -168,11 +168,17 @@ shutdownSuite('Redis', async () => {
 
 shutdownSuite('RabbitMQ', async () => {
   const vhost = await createVhost('wfctl-it-shutdown')
+  const main = await amqpNamespace(vhost)
   return {
     worker: {broker: vhost.url},
-    main: {label: `vhost ${vhost.name}`, flags: ['-b', vhost.url], leftovers: () => rabbitReplyQueues(vhost.name)},
+    main,
     withPassword: (password) => ['-b', `amqp://guest:${password}@${AMQP_HOST}:${AMQP_PORT}/${encodeURIComponent(vhost.name)}`],
     mainPassword: 'guest',
-    close: () => vhost.remove(),
+    close: async () => {
+      await main.close()
+      const left = await rabbitReplyQueues(vhost.name)
+      await vhost.remove()
+      if (left.length > 0) throw new Error(`reply queues left in vhost ${vhost.name}: ${left.join(', ')}`)
+    },
   }
 })

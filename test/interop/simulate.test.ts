@@ -8,7 +8,7 @@ import {after, before, describe, test} from 'node:test'
 import {createVhost, keysWithPrefix, rabbitctl, redisClient, redisLeftovers, rabbitReplyQueues, redisUrl, token} from '../helpers/brokers.js'
 import {celery, startWorker, type Worker} from '../helpers/celery.js'
 import {BIN, json} from '../helpers/cli.js'
-import {deleteKeysWithPrefix, poll, show, stopAll, wf, type Namespace} from './support.js'
+import {amqpNamespace, deleteKeysWithPrefix, poll, show, stopAll, wf, type Namespace} from './support.js'
 
 const DB = 2
 
@@ -66,11 +66,17 @@ async function redisBroker(): Promise<Broker> {
 
 async function amqpBroker(): Promise<Broker> {
   const vhost = await createVhost('wfctl-sim')
+  const ns = await amqpNamespace(vhost)
   return {
     worker: {broker: vhost.url},
-    ns: {label: `vhost ${vhost.name}`, flags: ['-b', vhost.url], leftovers: () => rabbitReplyQueues(vhost.name)},
+    ns,
     mailboxes: async (host) => (await rabbitctl('list_queues', '-p', vhost.name, 'name')).split('\n').map((l) => l.trim()).filter((q) => q.includes(`@${host}.`)),
-    close: () => vhost.remove(),
+    close: async () => {
+      await ns.close()
+      const left = await rabbitReplyQueues(vhost.name)
+      await vhost.remove()
+      assert.deepEqual(left, [], `reply queues left in vhost ${vhost.name}`)
+    },
   }
 }
 

@@ -1,14 +1,13 @@
 // Shared pieces of the interop tier (not a test file: the runner only picks *.test.ts).
 import assert from 'node:assert/strict'
-import {spawn} from 'node:child_process'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import type {Redis} from 'ioredis'
 
-import {keysWithPrefix} from '../helpers/brokers.js'
+import {watchAmqpReplies} from '../helpers/brokers.js'
 import {celery, type Worker} from '../helpers/celery.js'
-import {BIN, runWfctl, type CliOptions, type CliRun} from '../helpers/cli.js'
+import {runWfctl, spawnWfctl, type CliOptions, type CliRun} from '../helpers/cli.js'
+import {waitFor} from '../helpers/poll.js'
 
 /**
  * One broker namespace wfctl is pointed at: the broker URL plus the namespace flags, and how to
@@ -32,19 +31,8 @@ export function show(run: CliRun): string {
   return `exit ${run.code} (signal ${run.signal})\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}`
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
-
-/** Polls until `probe` returns something truthy, or the deadline passes (then returns the last value). */
-export async function poll<T>(probe: () => Promise<T>, ok: (value: T) => boolean, deadlineMs: number, pauseMs = 200): Promise<T> {
-  const end = performance.now() + deadlineMs
-  for (;;) {
-    const value = await probe()
-    if (ok(value) || performance.now() >= end) return value
-    await sleep(pauseMs)
-  }
-}
+export {poll, sleep} from '../helpers/poll.js'
+export {deleteKeysWithPrefix} from '../helpers/brokers.js'
 
 /** True when the worker process ended within `ms`. */
 export async function endsWithin(worker: Worker, ms: number): Promise<boolean> {
@@ -62,12 +50,6 @@ export function isRunning(worker: Worker): boolean {
 /** Stops every worker given (each one that still runs), whatever happens to the others. */
 export async function stopAll(workers: (Worker | undefined)[]): Promise<void> {
   await Promise.allSettled(workers.map((w) => w?.stop()))
-}
-
-/** Deletes the keys under a prefix that this test owns (worker queues, bindings): tidiness, not a check. */
-export async function deleteKeysWithPrefix(redis: Redis, prefix: string): Promise<void> {
-  const keys = await keysWithPrefix(redis, prefix)
-  for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500))
 }
 
 /** A roster file for `--expect @FILE`, in a temporary directory; remove() deletes it. */
@@ -99,40 +81,30 @@ export async function activeQueues(node: string, opts: {broker: string; keyPrefi
  * in the broker, so the interrupt lands while wfctl waits for replies and its cleanup has something to
  * remove. Gives up waiting after `maxWaitMs` (then signals anyway, and `routeSeen` is false).
  */
-export function interruptWhileWaiting(
+export async function interruptWhileWaiting(
   args: string[],
   signal: NodeJS.Signals,
   ready: () => Promise<boolean>,
   maxWaitMs = 8000,
 ): Promise<CliRun & {routeSeen: boolean}> {
-  return new Promise((resolve, reject) => {
-    const env: Record<string, string | undefined> = {...process.env, NO_COLOR: '1'}
-    for (const key of ['WFCTL_BROKER_URL', 'CELERY_BROKER_URL', 'AIRFLOW__CELERY__BROKER_URL']) delete env[key]
-    const started = performance.now()
-    const child = spawn(process.execPath, [BIN, ...args], {env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe']})
-    let stdout = ''
-    let stderr = ''
-    let done = false
-    let routeSeen = false
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000)
-    void (async () => {
-      const end = performance.now() + maxWaitMs
-      while (!done && performance.now() < end) {
-        if (await ready().catch(() => false)) {
-          routeSeen = true
-          break
-        }
-        await sleep(50)
-      }
-      if (!done) child.kill(signal)
-    })()
-    child.on('error', reject)
-    child.on('close', (code, sig) => {
-      done = true
-      clearTimeout(killer)
-      resolve({code, signal: sig, stdout, stderr, ms: performance.now() - started, routeSeen})
-    })
-  })
+  const live = spawnWfctl(args, {timeoutMs: 30_000})
+  const routeSeen = await waitFor(async () => !live.running() || (await ready().catch(() => false)), maxWaitMs, 50) && live.running()
+  live.kill(signal)
+  return {...(await live.done), routeSeen}
+}
+
+/**
+ * A vhost namespace for wf(): its leftovers are the reply queues named by the requests published on
+ * the control exchange, each checked by name (see watchAmqpReplies). close() stops the watch.
+ */
+export async function amqpNamespace(vhost: {name: string; url: string}, controlExchange = 'celery'): Promise<Namespace & {routeExists: () => Promise<boolean>; close: () => Promise<void>}> {
+  const watch = await watchAmqpReplies(vhost.url, controlExchange)
+  const custom = controlExchange === 'celery' ? [] : ['--control-exchange', controlExchange]
+  return {
+    label: `vhost ${vhost.name}${custom.length > 0 ? `, control exchange ${controlExchange}` : ''}`,
+    flags: ['-b', vhost.url, ...custom],
+    leftovers: () => watch.leftovers(),
+    routeExists: async () => (await watch.existing()).length > 0,
+    close: () => watch.close(),
+  }
 }

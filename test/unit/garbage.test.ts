@@ -231,7 +231,7 @@ test('a seeded flood of random bytes and random JSON: nothing throws and every m
   assert.equal(exitCodeOf(r), ExitCode.partial, 'undecodable replies make the answer partial')
 })
 
-// ─── exit codes (contract §7) ────────────────────────────────────────────────────────────────────
+// ─── exit codes (README.md#exit-codes) ────────────────────────────────────────────────────────────────────
 
 test('exit 0: every reply valid, and every targeted or expected node answered', () => {
   assert.equal(exitCodeOf(outcome([reply('a@h', PONG), reply('b@h', PONG)])), ExitCode.ok)
@@ -304,7 +304,7 @@ test('undecodable entries in the result keep their content type only when there 
 test('duplicate name: an error from one of the workers is not hidden by a later valid reply', () => {
   const r = outcome([reply('a@h', KEY_ERROR), reply('a@h', PONG)], ['a@h'])
   assert.deepEqual(r.duplicateReplies, {'a@h': [KEY_ERROR, PONG]})
-  assert.equal(exitCodeOf(r), ExitCode.partial, 'contract §7: 0 only when no reply was an error')
+  assert.equal(exitCodeOf(r), ExitCode.partial, 'README.md#exit-codes: 0 only when no reply was an error')
 })
 
 test('a reply naming the node "__proto__" neither vanishes nor hides a silent node', () => {

@@ -27,7 +27,7 @@ test('a pattern is sent with its matcher, glob by default', () => {
   assert.equal(body.matcher, 'glob')
 })
 
-test('messages that crash or deafen workers are refused (protocol §10)', () => {
+test('messages that crash or deafen workers are refused (docs/wire-protocol.md#what-wfctl-never-sends)', () => {
   const refuse = (body: unknown) => assert.throws(() => assertSafeRequest(body), UnsafeMessageError)
   refuse([1])
   refuse('ping')
@@ -97,7 +97,7 @@ test('envelopes that kill Redis workers are refused', () => {
   assert.throws(() => assertSafeEnvelope(badBody), /base64/)
 })
 
-test('captured kombu reply envelope decodes (protocol §5.4)', () => {
+test('captured kombu reply envelope decodes (docs/wire-protocol.md#the-reply-route)', () => {
   const captured = '{"body": "eyJ3MUB2bSI6IHsib2siOiAicG9uZyJ9fQ==", "content-encoding": "utf-8", "content-type": "application/json", "headers": {"ticket": "92a6e290-0604-4007-8648-eaf289665f6c", "clock": 37}, "properties": {"delivery_mode": 1, "delivery_info": {"exchange": "reply.celery.pidbox", "routing_key": "bb505655"}, "priority": 0, "body_encoding": "base64", "delivery_tag": "f26ea2c2"}}'
   const msg = decodeEnvelope(captured, 0)
   assert.ok(typeof msg !== 'string')

@@ -351,5 +351,6 @@ test('pathological inputs are masked whole and quickly, and refused', () => {
     assert.ok(!maskSecrets(`failed: ${big}`).includes('S3cr3t-200'))
     assert.throws(() => parseBrokerUrl(big), (e: unknown) => e instanceof UsageError && e.message.length < 200)
   }
-  assert.ok(performance.now() - started < 2000, `${Math.round(performance.now() - started)} ms`)
+  // A hang guard, not a speed check: catastrophic backtracking on these takes minutes, not seconds.
+  assert.ok(performance.now() - started < 30_000, `${Math.round(performance.now() - started)} ms`)
 })
