@@ -3,7 +3,7 @@
 // Each run must show every step's real result, exit as documented and leave nothing on the broker.
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
-import {readdirSync} from 'node:fs'
+import {mkdtempSync, readdirSync, rmSync} from 'node:fs'
 import {connect} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -133,7 +133,6 @@ function listening(port: number): Promise<boolean> {
   })
 }
 
-const privateDirs = () => readdirSync(tmpdir()).filter((n) => n.startsWith('wfctl-demo-redis-')).sort()
 
 describe('npm run demo', () => {
   test('on the Redis of 127.0.0.1:6379: every step with its real result, exit 0, nothing left', async () => {
@@ -147,11 +146,13 @@ describe('npm run demo', () => {
     assert.deepEqual(await redisTraces(6379, id), [])
   })
 
-  test('with nothing on the probed port: a private redis-server, stopped and removed at the end', async () => {
+  test('with nothing on the probed port: a private redis-server, stopped and removed at the end', async (t) => {
     const id = newId()
     const probed = await freePort()
-    const dirsBefore = privateDirs()
-    const run = await runDemo(id, {env: {WFCTL_DEMO_REDIS_PORT: String(probed)}})
+    // The demo's own temporary folder (TMPDIR), so that only what this demo created is looked at.
+    const tmp = mkdtempSync(join(tmpdir(), 'wfctl-demo-test-'))
+    t.after(() => rmSync(tmp, {recursive: true, force: true}))
+    const run = await runDemo(id, {env: {WFCTL_DEMO_REDIS_PORT: String(probed), TMPDIR: tmp}})
     assert.equal(run.code, 0, `exit ${run.code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}`)
     const m = new RegExp(`^demo: no Redis answers on 127\\.0\\.0\\.1:${probed}: started a private redis-server on 127\\.0\\.0\\.1:(\\d+) \\(stopped at the end\\)$`, 'm').exec(run.stdout)
     assert.ok(m, run.stdout)
@@ -159,7 +160,7 @@ describe('npm run demo', () => {
     assert.notEqual(port, probed)
     assertSteps(run, id, new RegExp(escape(`redis://127.0.0.1:${port}/${DB}`)))
     assert.equal(await listening(port), false, 'the private redis-server still runs')
-    assert.deepEqual(privateDirs(), dirsBefore, 'the private server directory is left behind')
+    assert.deepEqual(readdirSync(tmp), [], 'the private server directory is left behind')
   })
 
   test('on RabbitMQ (WFCTL_DEMO_BROKER): password masked, no queue or exchange of its own left', async () => {

@@ -26,4 +26,10 @@ export async function amqpSpy(url: string, controlExchange = 'celery'): Promise<
 }
 
 /** A pause for what is already on its way (a published message) to arrive. */
+/**
+ * Time for a message already published to reach a spy's own connection. A PUBLISH is handed to
+ * subscribers before the publisher hears back, so this only covers the spy's socket: too short a
+ * wait can only miss a message (a test passing wrongly), never fail a test that sent nothing.
+ */
+export const SETTLE_MS = 100
 export const settle = (ms = 300) => sleep(ms)

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import {readdirSync, readFileSync} from 'node:fs'
 import {test} from 'node:test'
 
 import type {FleetResult} from '../../src/fleet/outcome.ts'
@@ -452,7 +453,23 @@ const CASES: Case[] = [
   },
 ]
 
-test('every method of the inspect view is covered here (the list comes from the renderer)', () => {
+/** The method each `wfctl inspect <subcommand>` sends, read from its source in src/commands/inspect. */
+function inspectCommandMethods(): string[] {
+  const dir = new URL('../../src/commands/inspect/', import.meta.url)
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.ts') && f !== 'index.ts')
+    .map((f) => {
+      const m = /this\.perform\(flags, '([a-z_]+)'/.exec(readFileSync(new URL(f, dir), 'utf8'))
+      assert.ok(m, `src/commands/inspect/${f}: no this.perform(flags, 'method', ...) found`)
+      return m[1]
+    })
+    .sort()
+}
+
+test('every inspect command has a view, and every view is covered here (both lists come from src)', () => {
+  const commands = inspectCommandMethods()
+  assert.ok(commands.length >= 15, `only ${commands.length} inspect commands found`)
+  assert.deepEqual(commands, Object.keys(INSPECT_VIEWS).sort(), 'src/commands/inspect and INSPECT_VIEWS disagree')
   assert.deepEqual(CASES.map((c) => c.method).sort(), Object.keys(INSPECT_VIEWS).sort())
   for (const c of CASES) assert.equal(typeof c.main === 'string', INSPECT_VIEWS[c.method] === 'text', `${c.method}: a table, or text blocks`)
 })
