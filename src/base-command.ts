@@ -9,7 +9,7 @@ import {safeJson, safeLine} from './render/safe.js'
 import {durationMs} from './fleet/arguments.js'
 import {exitCodeOf, type FleetResult} from './fleet/outcome.js'
 import {isDestructive, whom} from './fleet/methods.js'
-import {abortable, dryRun, FleetOperation, perform, planRequest, type Addressed, type DryRun, type Plan, type RequestPlan, type ShutdownPlan} from './fleet/operation.js'
+import {dryRun, FleetOperation, perform, planRequest, type Addressed, type DryRun, type Plan, type RequestPlan, type ShutdownPlan} from './fleet/operation.js'
 import {parseDestinations, parseExpect} from './fleet/roster.js'
 import type {SessionOptions} from './fleet/session.js'
 import type {ShutdownResult} from './fleet/shutdown.js'
@@ -176,10 +176,6 @@ export abstract class FleetCommand extends Command {
   protected async open(opts: SessionOptions): Promise<FleetOperation> {
     this.operation = await FleetOperation.open(opts, this.interrupt.signal, (transport) => (this.transport = transport))
     return this.operation
-  }
-
-  protected abortable<T>(work: Promise<T>): Promise<T> {
-    return abortable(work, this.interrupt.signal)
   }
 
   /** A line on stderr, also under --json (stdout carries only the result), made safe for a terminal. */
