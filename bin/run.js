@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 // The CLI. dist/index.js is the bundle (scripts/build.mjs): oclif and every command in one file,
 // compiled from V8's code cache. `wfctl --version` is answered here without loading even that.
+// dist/ is CommonJS (scripts/build.mjs): require()d, with no ES module loading on the way.
 import {readFileSync} from 'node:fs'
+import {createRequire} from 'node:module'
+
+const require = createRequire(import.meta.url)
 
 const argv = process.argv.slice(2)
 
@@ -16,7 +20,7 @@ async function version() {
   const pjson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
   const {hooks, plugins, additionalVersionFlags} = pjson.oclif ?? {}
   if (hooks || plugins || additionalVersionFlags || !pjson.name || !pjson.version) return false
-  const {isWsl} = await import('../dist/version.js')
+  const {isWsl} = require('../dist/version.js')
   const arch = process.arch === 'ia32' ? 'x86' : process.arch
   process.stdout.write(`${pjson.name}/${pjson.version} ${isWsl ? 'wsl' : process.platform}-${arch} node-${process.version}\n`)
   return true
@@ -29,7 +33,7 @@ try {
     if (argv[0] === 'control' && argv[1] !== undefined && !argv[1].startsWith('-') && argv[1].includes('=')) {
       throw Object.assign(new Error(`command control ${argv[1]} not found`), {oclif: {exit: 2}})
     }
-    const {flush, run, settings} = await import('../dist/index.js')
+    const {flush, run, settings} = require('../dist/index.js')
     // The bundle is the compiled CLI: never look for src/ and a TypeScript loader (NODE_ENV=development
     // or test would make oclif try); bin/dev.js is the way to run the sources.
     settings.enableAutoTranspile = false
@@ -40,6 +44,6 @@ try {
   // must not keep the process alive. The timer does not itself keep it alive.
   setTimeout(() => process.exit(), 200).unref()
 } catch (error) {
-  const {reportFatal} = await import('../dist/fatal.js')
+  const {reportFatal} = require('../dist/fatal.js')
   reportFatal(error)
 }

@@ -2,7 +2,8 @@
 // npm run bench: wfctl against the `celery` CLI on the same workers, in one run, with the ratios.
 // It reports; it never fails on a goal. Needs what `npm test` needs (Redis, python3-celery) and owns
 // Redis DB 15 while it runs (BENCH_DB to change it). BENCH_RUNS sets the runs per measurement (5),
-// BENCH_STARTUP_RUNS the runs of each start-up row (21).
+// BENCH_STARTUP_RUNS the runs of each start-up row (21). `node scripts/bench.mjs --startup` runs the
+// start-up table only (with the three real workers it needs).
 import {spawn, spawnSync} from 'node:child_process'
 import {readFileSync} from 'node:fs'
 import {hostname} from 'node:os'
@@ -16,6 +17,7 @@ const FIXTURES = join(ROOT, 'test', 'interop', 'fixtures')
 const DB = Number(process.env.BENCH_DB ?? 15)
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 const STARTUP_RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 21)
+const STARTUP_ONLY = process.argv.includes('--startup')
 const URL = `redis://127.0.0.1:6379/${DB}`
 const HOST = hostname()
 const MiB = 1024 * 1024
@@ -161,33 +163,38 @@ async function main() {
   await Promise.race([Promise.all(workers.map((w) => w.ready)), waitForNodes(3)])
   let sims = []
   try {
-    process.stderr.write(`benchmark: ${RUNS} runs per measurement, medians; Redis DB ${DB}\n`)
-    rows.push(compare('fleet-wide ping, 3 real workers (--expect 3 vs celery inspect ping)', wfctl('control', 'ping', '--expect', '3', '--json'), celery('inspect', 'ping'), 3))
-    rows.push(compare('targeted ping, 1 of 3 real workers (-d)', wfctl('control', 'ping', '-d', `bench2@${HOST}`, '--json'), celery('inspect', 'ping', '-d', `bench2@${HOST}`), 1))
-    startupRows = startup(`bench2@${HOST}`)
-    await Promise.all(workers.map((w) => w.stop()))
-    {
-      // One node answering with a 50 MB reply: reading it must be linear, and --timeout a deadline.
-      const big = startProcess([process.execPath, join(ROOT, 'scripts', 'big-reply-worker.mjs'), URL, `big@${HOST}`, String(50 * 1000 * 1000)], /ready/, 30_000)
-      sims.push(big)
-      await big.ready
-      rows.push(compare('one 50 MB reply (-d, -t 20)', wfctl('control', 'ping', '-d', `big@${HOST}`, '-t', '20', '--json'), celery('inspect', 'ping', '-d', `big@${HOST}`, '-t', '20'), 1, Math.min(RUNS, 3)))
-      await big.stop()
-    }
-    for (const n of [1000, 10000]) {
-      const sim = startProcess([process.execPath, BIN, 'simulate', '--workers', String(n), '--name-prefix', 'sim', '--hostname', 'bench', '--heartbeat', '3600', '-b', URL], /simulated workers/, 120_000)
-      sims.push(sim)
-      await sim.ready
-      const runs = n >= 10000 ? Math.max(3, Math.min(RUNS, 3)) : RUNS
-      const row = compare(`ping across ${n.toLocaleString('en')} simulated workers`, wfctl('control', 'ping', '--expect', String(n), '-t', '20', '--json'), celery('inspect', 'ping', '-t', '1'), n, runs)
-      row.simulatorRss = peakRss(sim.child.pid)
-      rows.push(row)
-      if (n >= 10000) {
-        // The same answer as a table: rendering must cost about what printing JSON does.
-        rows.push(compare(`${n.toLocaleString('en')}-row table against --json (wfctl only)`, wfctl('control', 'ping', '--expect', String(n), '-t', '20'), wfctl('control', 'ping', '--expect', String(n), '-t', '20', '--json'), n, runs))
-        rows.at(-1).tools = ['table', '--json']
+    if (STARTUP_ONLY) {
+      process.stderr.write(`benchmark: start-up only, ${STARTUP_RUNS} runs per row; Redis DB ${DB}\n`)
+      startupRows = startup(`bench2@${HOST}`)
+    } else {
+      process.stderr.write(`benchmark: ${RUNS} runs per measurement, medians; Redis DB ${DB}\n`)
+      rows.push(compare('fleet-wide ping, 3 real workers (--expect 3 vs celery inspect ping)', wfctl('control', 'ping', '--expect', '3', '--json'), celery('inspect', 'ping'), 3))
+      rows.push(compare('targeted ping, 1 of 3 real workers (-d)', wfctl('control', 'ping', '-d', `bench2@${HOST}`, '--json'), celery('inspect', 'ping', '-d', `bench2@${HOST}`), 1))
+      startupRows = startup(`bench2@${HOST}`)
+      await Promise.all(workers.map((w) => w.stop()))
+      {
+        // One node answering with a 50 MB reply: reading it must be linear, and --timeout a deadline.
+        const big = startProcess([process.execPath, join(ROOT, 'scripts', 'big-reply-worker.mjs'), URL, `big@${HOST}`, String(50 * 1000 * 1000)], /ready/, 30_000)
+        sims.push(big)
+        await big.ready
+        rows.push(compare('one 50 MB reply (-d, -t 20)', wfctl('control', 'ping', '-d', `big@${HOST}`, '-t', '20', '--json'), celery('inspect', 'ping', '-d', `big@${HOST}`, '-t', '20'), 1, Math.min(RUNS, 3)))
+        await big.stop()
       }
-      await sim.stop()
+      for (const n of [1000, 10000]) {
+        const sim = startProcess([process.execPath, BIN, 'simulate', '--workers', String(n), '--name-prefix', 'sim', '--hostname', 'bench', '--heartbeat', '3600', '-b', URL], /simulated workers/, 120_000)
+        sims.push(sim)
+        await sim.ready
+        const runs = n >= 10000 ? Math.max(3, Math.min(RUNS, 3)) : RUNS
+        const row = compare(`ping across ${n.toLocaleString('en')} simulated workers`, wfctl('control', 'ping', '--expect', String(n), '-t', '20', '--json'), celery('inspect', 'ping', '-t', '1'), n, runs)
+        row.simulatorRss = peakRss(sim.child.pid)
+        rows.push(row)
+        if (n >= 10000) {
+          // The same answer as a table: rendering must cost about what printing JSON does.
+          rows.push(compare(`${n.toLocaleString('en')}-row table against --json (wfctl only)`, wfctl('control', 'ping', '--expect', String(n), '-t', '20'), wfctl('control', 'ping', '--expect', String(n), '-t', '20', '--json'), n, runs))
+          rows.at(-1).tools = ['table', '--json']
+        }
+        await sim.stop()
+      }
     }
   } finally {
     await Promise.all([...workers, ...sims].map((w) => w.stop()))
@@ -231,6 +238,11 @@ function report(rows, startupRows) {
       if (row.expectReplies !== undefined && row.replies < row.expectReplies) checks.push(`got ${row.replies} of ${row.expectReplies} replies`)
       lines.push(`| ${row.name} | ${fmt.ms(row.wall)} | ${fmt.ms(row.cpu)} | ${(row.rss / MiB).toFixed(1)} MiB | ${fmt.x(ratio.wall)}, ${fmt.x(ratio.rss)} | ${checks.join('; ') || '-'} |`)
     }
+  }
+  if (STARTUP_ONLY) {
+    lines.push('', `node ${process.version} (--startup: the start-up table only)`)
+    process.stdout.write(`${lines.join('\n')}\n`)
+    return
   }
   lines.push('')
   lines.push('| scenario | tool | wall (median) | CPU (median) | peak RSS | replies | ratio wfctl/celery (wall, CPU, RSS) | goal |')

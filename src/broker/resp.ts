@@ -1,5 +1,5 @@
 import {connect as netConnect, type Socket} from 'node:net'
-import {connect as tlsConnect} from 'node:tls'
+import type {ConnectionOptions, TLSSocket} from 'node:tls'
 
 import {ConnectionLostError} from '../errors.js'
 
@@ -44,6 +44,11 @@ export interface RespOptions {
   commandTimeoutMs?: number
   /** Bulk strings longer than this are read and dropped, and returned as an OversizedBulk. */
   maxBulkBytes?: number
+  /**
+   * A subscribed connection: pub/sub messages (`message`, `pmessage`) go here as they arrive,
+   * instead of answering a command; confirmations (`psubscribe`) still answer their command.
+   */
+  onPush?: (message: Reply[]) => void
 }
 
 interface Pending {
@@ -234,9 +239,9 @@ export class RespConnection {
   private timer?: NodeJS.Timeout
   private readonly closed: Promise<void>
 
-  private constructor(private readonly opts: RespOptions) {
+  private constructor(private readonly opts: RespOptions, tlsConnect?: (options: ConnectionOptions) => TLSSocket) {
     const target = {host: opts.host, port: opts.port}
-    this.socket = opts.tls ? tlsConnect({...target, ...opts.tls}) : netConnect(target)
+    this.socket = opts.tls && tlsConnect ? tlsConnect({...target, ...opts.tls}) : netConnect(target)
     this.socket.setNoDelay(true)
     this.reader = new RespReader((value) => this.settleHead(value), opts.maxBulkBytes)
     this.socket.on('data', (chunk: Buffer) => this.receive(chunk))
@@ -257,7 +262,8 @@ export class RespConnection {
    * with its connect timeout and calls destroy() when that runs out.
    */
   static async open(opts: RespOptions, created?: (connection: RespConnection) => void): Promise<RespConnection> {
-    const connection = new RespConnection(opts)
+    // node:tls (and what it loads) only for rediss://: a plain connection has no use for it.
+    const connection = new RespConnection(opts, opts.tls ? (await import('node:tls')).connect : undefined)
     created?.(connection)
     await new Promise<void>((resolve, reject) => {
       connection.socket.once(opts.tls ? 'secureConnect' : 'connect', () => resolve())
@@ -332,6 +338,7 @@ export class RespConnection {
   }
 
   private settleHead(value: Reply | RespError): void {
+    if (this.opts.onPush && Array.isArray(value) && (value[0] === 'pmessage' || value[0] === 'message')) return this.opts.onPush(value)
     const waiter = this.pending.shift()
     this.arm()
     if (!waiter) return
