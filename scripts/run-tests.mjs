@@ -38,7 +38,9 @@ if (files.length === 0) {
 }
 // A bound on the whole run: a test that leaves a handle open must fail CI, not hang it.
 const LIMIT_MS = 20 * 60 * 1000
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {stdio: 'inherit', timeout: LIMIT_MS, killSignal: 'SIGKILL'})
+// The audit log is off for the whole suite (tests that check it move it to their own temp dir).
+const env = {...process.env, WFCTL_AUDIT_LOG: 'off'}
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {stdio: 'inherit', env, timeout: LIMIT_MS, killSignal: 'SIGKILL'})
 if (result.error || result.signal) {
   process.stderr.write(`tests did not finish within ${LIMIT_MS / 60000} minutes (${result.error?.message ?? result.signal})\n`)
   process.exit(1)

@@ -1,4 +1,4 @@
-import {Command, Flags} from '@oclif/core'
+import {Command, Flags, type Interfaces} from '@oclif/core'
 import {hostname, userInfo} from 'node:os'
 
 import type {Transport} from './wire/transport.js'
@@ -7,10 +7,12 @@ import {maskArgv, maskSecrets, parseBrokerUrl} from './broker/url.js'
 import {ExitCode, InterruptedError, UsageError, WfctlError} from './errors.js'
 import {safeJson, safeLine} from './render/safe.js'
 import {durationMs} from './fleet/arguments.js'
+import {appendAudit, auditNodes, isChange, maskStrings, type AuditNode, type AuditRecord} from './fleet/audit.js'
+import type {DrainResult} from './fleet/drain.js'
 import {exitCodeOf, type FleetResult} from './fleet/outcome.js'
 import {isDestructive, whom} from './fleet/methods.js'
 import {dryRun, FleetOperation, perform, planRequest, type Addressed, type DryRun, type Plan, type RequestPlan, type ShutdownPlan} from './fleet/operation.js'
-import {parseDestinations, parseExpect} from './fleet/roster.js'
+import {checkRoster, parseDestinations, parseExpect} from './fleet/roster.js'
 import type {SessionOptions} from './fleet/session.js'
 import type {ShutdownResult} from './fleet/shutdown.js'
 import type {Target} from './protocol/request.js'
@@ -19,6 +21,8 @@ import type {View} from './render/text.js'
 type BrokerFlags = {broker?: string; 'control-exchange': string; 'redis-key-prefix': string; 'connect-timeout': string}
 type TargetFlags = {destination?: string[]; pattern?: string; matcher: 'glob' | 'pcre'; expect?: string; timeout: string}
 type OutputFlags = {'no-color'?: boolean}
+/** What the audit log records of a change, known once it is about to be sent. */
+export type AuditStart = {method: string; args: Record<string, unknown>; target: Addressed; broker: string}
 /** How a reply is shown: the generic reply table, the status table, or a method's own view. */
 export type Show = 'replies' | 'status' | ((result: FleetResult, view: View) => string | Promise<string>)
 
@@ -99,12 +103,21 @@ export abstract class FleetCommand extends Command {
     'dry-run': Flags.boolean({summary: 'Print the exact request and send nothing.'}),
   }
 
+  /** For every command that changes workers: why, written to the audit log. */
+  static reasonFlags = {
+    reason: Flags.string({summary: 'Why: recorded in the audit log (see README, Audit log).'}),
+  }
+
   /** For the commands that can be destructive. */
   static confirmFlags = {
     yes: Flags.boolean({char: 'y', summary: 'Do not ask for confirmation of a destructive action.'}),
   }
 
   protected readonly interrupt = new AbortController()
+  /** The change this command is sending, for the audit log; written once, in finally(). */
+  private audit?: {start: AuditStart; nodes?: {nodes: Record<string, AuditNode>; undecodable?: number}; error?: string}
+  /** --reason as given, for the audit log. */
+  private reasonGiven?: string
   private operation?: FleetOperation
   private transport?: Transport
   private readonly onSignal = (signal: NodeJS.Signals) => {
@@ -120,6 +133,14 @@ export abstract class FleetCommand extends Command {
     process.on('SIGTERM', this.onSignal)
     // A closed terminal (the explorer's, or a shutdown prompt's) must clean up too.
     process.on('SIGHUP', this.onSignal)
+  }
+
+  /** Parses as oclif does, keeping --reason (every command that changes workers takes it) for the audit log. */
+  protected override async parse<F extends {[name: string]: any}, B extends {[name: string]: any}, A extends {[name: string]: any}>(options?: Interfaces.Input<F, B, A>, argv?: string[]): Promise<Interfaces.ParserOutput<F, B, A>> {
+    const out = await super.parse(options, argv)
+    const reason = (out.flags as Record<string, unknown>).reason
+    if (typeof reason === 'string') this.reasonGiven = reason
+    return out
   }
 
   /** The exit code: set here and nowhere else, from a result, a health verdict or an error. */
@@ -152,7 +173,7 @@ export abstract class FleetCommand extends Command {
 
   /** Flags to a checked plan, once: a plan that would harm workers is refused here, before connecting. */
   protected plan(flags: BrokerFlags & TargetFlags, method: string, args: Record<string, unknown> = {}): RequestPlan {
-    return planRequest({
+    const plan = planRequest({
       session: this.sessionOptions(flags),
       method,
       args,
@@ -160,12 +181,17 @@ export abstract class FleetCommand extends Command {
       roster: parseExpect(flags.expect),
       timeoutMs: this.timeoutMs(flags),
     })
+    // A roster the request can never satisfy (--expect 2 -d w1) is misuse, refused before sending.
+    checkRoster(plan.target, plan.roster)
+    return plan
   }
 
   /** Runs a plan: connect, send, collect, clean up the broker, and tell what could not be cleaned up. */
   protected async send(plan: RequestPlan): Promise<{result: FleetResult; address: string}>
   protected async send(plan: ShutdownPlan): Promise<{result: ShutdownResult; address: string}>
   protected async send(plan: Plan): Promise<{result: FleetResult | ShutdownResult; address: string}> {
+    const method = plan.kind === 'request' ? plan.method : 'shutdown'
+    if (isChange(method)) this.auditBegin({method, args: plan.kind === 'request' ? plan.args : {msg: plan.reason}, target: plan.target, broker: plan.session.url.masked})
     const operation = await this.open(plan.session)
     const done = plan.kind === 'request' ? await perform(plan, operation) : await perform(plan, operation)
     if (done.cleanup) this.notice(`warning: ${done.cleanup.message}`)
@@ -260,6 +286,7 @@ export abstract class FleetCommand extends Command {
   /** Prints the reply table and summary (or nothing under --json) and sets the exit code. */
   protected async report(result: FleetResult, address: string, flags: OutputFlags, show: Show = 'replies'): Promise<FleetResult> {
     this.setExitCode(exitCodeOf(result))
+    this.auditResult(result)
     if (this.jsonEnabled()) return result
     const r = await this.render()
     const view = this.view(flags)
@@ -276,14 +303,17 @@ export abstract class FleetCommand extends Command {
   /** Prints what a shutdown saw (or nothing under --json) and sets the exit code. */
   protected async reportShutdown(result: ShutdownResult, flags: OutputFlags): Promise<ShutdownResult> {
     this.setExitCode(exitCodeOf(result))
+    this.auditResult(result)
     if (this.jsonEnabled()) return result
     const r = await this.render()
     const table = r.shutdownTable(result, this.view(flags))
     this.honourInterrupt()
     if (table) this.log(table)
     this.log(r.shutdownLine(result))
-    if (result.verified && result.stopped.length + result.running.length === 0 && result.missing.length === 0) {
-      this.logToStderr('no worker answered a ping before the shutdown was sent, so none could be verified')
+    if (result.stopping.length > 0) {
+      this.notice('note: a worker stops answering as soon as its warm shutdown begins; a stopping node\'s process exits only when its running tasks end')
+      if (!result.taskEvents) this.notice('hint: no task events can reach wfctl on this broker (no event exchange): start the workers with -E to let wfctl see their tasks end')
+      else if (result.taskEventsNotHeard.length > 0) this.notice(`hint: no task event heard from ${result.taskEventsNotHeard.join(', ')} within --wait: its tasks still run, or its task events are off (start workers with -E, or run \`wfctl control enable-events\` before the shutdown, so wfctl can see their tasks end)`)
     }
     return result
   }
@@ -302,6 +332,52 @@ export abstract class FleetCommand extends Command {
       // No passwd entry for this uid (a container): the host still says where it came from.
     }
     return `${user}@${hostname()}`
+  }
+
+  /**
+   * A change is about to be sent: it will be written to the audit log in finally(), with the
+   * outcome and the exit code. Called by send() for every method that is not a read; commands
+   * that drive the fleet themselves (drain) call it before they connect. The first call counts.
+   */
+  protected auditBegin(start: AuditStart): void {
+    this.audit ??= {start}
+  }
+
+  /** Each node's outcome of the change being audited. */
+  protected auditResult(result: FleetResult | ShutdownResult | DrainResult): void {
+    if (this.audit) this.audit.nodes = auditNodes(result)
+  }
+
+  /** An action of the explorer, written at once (a session runs many): its outcome, or why it failed. */
+  protected auditAction(start: AuditStart, outcome: {result: FleetResult | ShutdownResult} | {error: Error}): void {
+    if ('result' in outcome) this.writeAudit(start, auditNodes(outcome.result), exitCodeOf(outcome.result), undefined, 'explorer')
+    else this.writeAudit(start, undefined, errorReport(outcome.error).code, errorReport(outcome.error).message, 'explorer')
+  }
+
+  /** One line in the audit log, every string masked; a log that cannot be written is one warning, never a failure. */
+  private writeAudit(start: AuditStart, nodes: {nodes: Record<string, AuditNode>; undecodable?: number} | undefined, exitCode: number, error: string | undefined, via: AuditRecord['via']): void {
+    const mask = (s: string) => redact(s)
+    const {destination, pattern, matcher} = start.target
+    const record: AuditRecord = {
+      time: new Date().toISOString(),
+      user: this.operator(),
+      command: maskArgv(['wfctl', ...(this.id ? this.id.split(':') : []), ...this.argv]).map(mask),
+      broker: mask(start.broker),
+      via,
+      target: {destination: destination.map(mask), pattern: pattern === undefined ? null : mask(pattern), matcher: pattern === undefined ? null : matcher ?? 'glob'},
+      method: start.method,
+      args: maskStrings(start.args, mask),
+      nodes: maskStrings(nodes?.nodes ?? {}, mask),
+      ...(nodes?.undecodable ? {undecodable: nodes.undecodable} : {}),
+      exitCode,
+      reason: this.reasonGiven === undefined ? null : mask(this.reasonGiven),
+      ...(error === undefined ? {} : {error: mask(error)}),
+    }
+    try {
+      appendAudit(record)
+    } catch (problem) {
+      this.notice(`warning: the audit log was not written (${(problem as Error).message}); set WFCTL_AUDIT_LOG=PATH to move it, or =off`)
+    }
   }
 
   override async finally(error: Error | undefined): Promise<void> {
@@ -323,6 +399,9 @@ export abstract class FleetCommand extends Command {
       process.off('SIGTERM', this.onSignal)
       process.off('SIGHUP', this.onSignal)
     }
+    // Here the exit code is final (cleanup can still change it): the change goes to the audit log.
+    if (this.audit) this.writeAudit(this.audit.start, this.audit.nodes, Number(process.exitCode ?? 0), this.audit.error, 'command')
+    this.audit = undefined
     await super.finally(error)
     // Interrupted: what wfctl created is gone now; a client library still handshaking (amqplib
     // waits out its socket timeout) must not hold the exit back.
@@ -334,6 +413,7 @@ export abstract class FleetCommand extends Command {
     const {code, message} = errorReport(error)
     if (process.env.DEBUG?.includes('wfctl')) process.stderr.write(`${debugTrace(error)}\n`)
     this.setExitCode(code)
+    if (this.audit) this.audit.error = message
     if (this.jsonEnabled()) {
       this.logJson({error: {message, code}})
     } else if (code !== 0) {

@@ -10,6 +10,7 @@ import ControlAddConsumer from './commands/control/add-consumer.js'
 import ControlAutoscale from './commands/control/autoscale.js'
 import ControlCancelConsumer from './commands/control/cancel-consumer.js'
 import ControlDisableEvents from './commands/control/disable-events.js'
+import ControlDrain from './commands/control/drain.js'
 import ControlEnableEvents from './commands/control/enable-events.js'
 import ControlHeartbeat from './commands/control/heartbeat.js'
 import ControlPing from './commands/control/ping.js'
@@ -22,6 +23,7 @@ import ControlRevokeByStampedHeaders from './commands/control/revoke-by-stamped-
 import ControlShutdown from './commands/control/shutdown.js'
 import ControlTerminate from './commands/control/terminate.js'
 import ControlTimeLimit from './commands/control/time-limit.js'
+import Doctor from './commands/doctor.js'
 import Inspect from './commands/inspect/index.js'
 import InspectActive from './commands/inspect/active.js'
 import InspectActiveQueues from './commands/inspect/active-queues.js'
@@ -48,6 +50,7 @@ export const COMMANDS: Record<string, typeof Command> = {
   'control:autoscale': ControlAutoscale,
   'control:cancel-consumer': ControlCancelConsumer,
   'control:disable-events': ControlDisableEvents,
+  'control:drain': ControlDrain,
   'control:enable-events': ControlEnableEvents,
   'control:heartbeat': ControlHeartbeat,
   'control:ping': ControlPing,
@@ -60,6 +63,7 @@ export const COMMANDS: Record<string, typeof Command> = {
   'control:shutdown': ControlShutdown,
   'control:terminate': ControlTerminate,
   'control:time-limit': ControlTimeLimit,
+  doctor: Doctor,
   inspect: Inspect,
   'inspect:active': InspectActive,
   'inspect:active-queues': InspectActiveQueues,

@@ -4,13 +4,15 @@ import type {ChannelModel, ConfirmChannel} from 'amqplib'
 import type {ReceivedMessage, WireMessage} from '../wire/message.js'
 import {BrokerError} from '../errors.js'
 import type {BrokerUrl} from './url.js'
-import {type Inbox, type PublishResult, type Transport} from '../wire/transport.js'
+import {EVENT_EXCHANGE, type EventWatch, type Inbox, type PublishResult, type Transport} from '../wire/transport.js'
 import {brokerFailure, withDeadline, type TransportOptions} from './common.js'
 
 /** Celery's `control_queue_expires` (10 s) and `control_queue_ttl` (300 s), in ms (docs/wire-protocol.md#entities). */
 const REPLY_QUEUE_ARGUMENTS = {'x-expires': 10_000, 'x-message-ttl': 300_000}
 /** Celery's flags for both pidbox exchanges: redeclaring with others closes the channel (406). */
 const PIDBOX_EXCHANGE_FLAGS = {durable: false, autoDelete: false}
+/** Celery's `event_queue_ttl` (5 s) and `event_queue_expires` (60 s) for an event receiver's queue, in ms. */
+const EVENT_QUEUE_ARGUMENTS = {'x-message-ttl': 5000, 'x-expires': 60_000}
 
 /**
  * Connects to RabbitMQ within the connect timeout; a failure names its cause, password masked.
@@ -195,6 +197,57 @@ export class AmqpTransport implements Transport {
       ch.off('return', onReturn)
     }
     return returned ? {listeners: 0} : {}
+  }
+
+  /**
+   * Celery's event receiver: an exclusive, auto-delete queue `celeryev.{uuid}` bound to the topic
+   * exchange `celeryev`, consumed on a channel of its own. The exchange is checked, never declared:
+   * where it does not exist no worker sends events, and nothing is created.
+   */
+  async watchEvents(routingKeys: string[], onMessages: (messages: ReceivedMessage[]) => void): Promise<EventWatch> {
+    const connection = this.connection
+    if (!connection) throw new Error('amqp transport used before connect()')
+    const unavailable: EventWatch = {available: false, close: async () => {}}
+    return this.bounded(async () => {
+      const channel = await connection.createChannel()
+      let open = true
+      channel.on('error', () => {})
+      channel.on('close', () => (open = false))
+      try {
+        await channel.checkExchange(EVENT_EXCHANGE)
+      } catch (error) {
+        // The broker closed the channel with 404: nobody ever declared the exchange here.
+        if (/NOT_FOUND|404/.test(String((error as Error).message))) return unavailable
+        throw error
+      }
+      const queue = `${EVENT_EXCHANGE}.${randomUUID()}`
+      await channel.assertQueue(queue, {exclusive: true, durable: false, autoDelete: true, arguments: EVENT_QUEUE_ARGUMENTS})
+      for (const key of routingKeys) await channel.bindQueue(queue, EVENT_EXCHANGE, key)
+      const {consumerTag} = await channel.consume(queue, (msg) => {
+        if (!msg) return
+        const headers = msg.properties.headers
+        onMessages([{
+          body: msg.content,
+          contentType: typeof msg.properties.contentType === 'string' ? msg.properties.contentType : undefined,
+          contentEncoding: typeof msg.properties.contentEncoding === 'string' ? msg.properties.contentEncoding : undefined,
+          headers: typeof headers === 'object' && headers !== null && !Array.isArray(headers) ? (headers as Record<string, unknown>) : {},
+          receivedAt: performance.now(),
+        }])
+      }, {noAck: true})
+      let closed = false
+      return {
+        available: true,
+        close: async () => {
+          if (closed || !open) return
+          closed = true
+          // Cancelling deletes the auto-delete queue; the exclusive queue also goes with the connection.
+          await this.bounded(async () => {
+            await channel.cancel(consumerTag)
+            await channel.close()
+          }, 'cannot clean up on').catch(() => {})
+        },
+      }
+    }, 'cannot watch events on')
   }
 
   async close(): Promise<void> {

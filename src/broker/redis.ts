@@ -3,7 +3,7 @@ import {randomUUID} from 'node:crypto'
 import {assertSafeEnvelope, decodeEnvelope, encodeEnvelope, oversizedEnvelope} from '../wire/envelope.js'
 import {MAX_REPLY_BYTES, type ReceivedMessage, type WireMessage} from '../wire/message.js'
 import {OversizedBulk, RespConnection, RespError, type Reply, type RespOptions} from './resp.js'
-import {CleanupError, type Inbox, type PublishResult, type Transport} from '../wire/transport.js'
+import {CleanupError, EVENT_EXCHANGE, type EventWatch, type Inbox, type ListenersElsewhere, type PublishResult, type Transport} from '../wire/transport.js'
 import {brokerFailure, withDeadline, type TransportOptions} from './common.js'
 
 /** kombu's field separator inside binding members and priority queue names (docs/wire-protocol.md#keys-and-channels). */
@@ -58,6 +58,11 @@ export function redisNames(db: number, controlExchange: string, keyPrefix: strin
     /** The four lists of a queue, plain first: BRPOP serves them in this order. */
     queueKeys: (queue: string) => [queue, ...PRIORITY_STEPS.map((p) => `${queue}${SEP}${p}`)].map((k) => keyPrefix + k),
   }
+}
+
+/** A literal inside a Redis glob pattern (PSUBSCRIBE): its special characters backslash-escaped. */
+export function globEscape(text: string): string {
+  return text.replace(/[\\*?[\]]/g, (c) => `\\${c}`)
 }
 
 export class RedisTransport implements Transport {
@@ -279,6 +284,83 @@ export class RedisTransport implements Transport {
       return typeof listeners === 'number' ? {listeners} : {}
     } catch (error) {
       throw brokerFailure(this.opts.url, error, 'cannot publish to')
+    }
+  }
+
+  /**
+   * kombu publishes Celery's events (a fanout exchange on Redis) with PUBLISH on
+   * `{prefix}/{db}.celeryev/{routing key}`; a PSUBSCRIBE on its own connection hears them, as
+   * kombu's receivers do (`#` becomes `*`). Nothing is written: the subscription ends with the connection.
+   */
+  async watchEvents(routingKeys: string[], onMessages: (messages: ReceivedMessage[]) => void): Promise<EventWatch> {
+    const {url, namespace, connectTimeoutMs} = this.opts
+    const patterns = routingKeys.map((key) => `${globEscape(namespace.redisKeyPrefix)}/${url.db}.${EVENT_EXCHANGE}/${globEscape(key).replace(/#/g, '*')}`)
+    let closed = false
+    const sub = await this.open({
+      commandTimeoutMs: undefined,
+      maxBulkBytes: MAX_ENVELOPE_BYTES,
+      onPush: (message) => {
+        if (closed) return
+        const data = message[0] === 'pmessage' ? message[3] : message[2]
+        onMessages([received(data, performance.now())])
+      },
+    })
+    try {
+      await withDeadline(sub.call('PSUBSCRIBE', ...patterns), connectTimeoutMs, `cannot subscribe on ${url.masked}`, () => sub.destroy())
+    } catch (error) {
+      sub.destroy()
+      throw brokerFailure(url, error, 'cannot subscribe to events on')
+    }
+    return {
+      available: true,
+      close: async () => {
+        closed = true
+        sub.destroy()
+      },
+    }
+  }
+
+  /**
+   * Where else workers listen: the mailbox binding set of this namespace, of the default prefix and
+   * of the default control exchange, in every database that holds keys (SCARD each), and which
+   * databases have pattern subscribers (CLIENT LIST; Celery workers PSUBSCRIBE, so PUBSUB CHANNELS
+   * does not show them). Nothing is published.
+   */
+  async listenersElsewhere(): Promise<ListenersElsewhere[]> {
+    const db = this.opts.url.db
+    const {controlExchange, redisKeyPrefix} = this.opts.namespace
+    const c = await this.open()
+    try {
+      const info = await c.call('INFO', 'keyspace')
+      const dbs = new Set([db, ...[...String(info).matchAll(/^db(\d+):keys=/gm)].map((m) => Number(m[1]))])
+      let live: Map<number, number> | undefined = new Map()
+      try {
+        for (const line of String(await c.call('CLIENT', 'LIST')).split('\n')) {
+          const d = /\bdb=(\d+)/.exec(line)?.[1]
+          if (d !== undefined && Number(/\bpsub=(\d+)/.exec(line)?.[1] ?? 0) > 0) live.set(Number(d), (live.get(Number(d)) ?? 0) + 1)
+        }
+      } catch (error) {
+        if (!(error instanceof RespError)) throw error
+        live = undefined
+      }
+      const spaces = [...new Set([`${redisKeyPrefix}\n${controlExchange}`, `\n${controlExchange}`, `${redisKeyPrefix}\ncelery`, '\ncelery'])].map((s) => s.split('\n'))
+      const found: ListenersElsewhere[] = []
+      let selected = db
+      for (const d of [...dbs].sort((a, b) => a - b)) {
+        for (const [prefix, ns] of spaces) {
+          if (d === db && prefix === redisKeyPrefix && ns === controlExchange) continue
+          if (selected !== d) {
+            await c.call('SELECT', d)
+            selected = d
+          }
+          const mailboxes = Number(await c.call('SCARD', `${prefix}_kombu.binding.${ns}.pidbox`)) || 0
+          if (mailboxes > 0) found.push({channel: redisNames(d, ns, prefix).requestChannel, db: d, prefix, controlExchange: ns, mailboxes, live: live ? (live.get(d) ?? 0) > 0 : null})
+        }
+      }
+      return found
+    } finally {
+      c.destroy()
+      this.connections.delete(c)
     }
   }
 

@@ -10,7 +10,7 @@ export default class Call extends FleetCommand {
 values are parsed as JSON where they parse (n=2 is a number, queue=reports a string), else kept as
 strings; a KEY=VALUE overrides the same key in --args. The replies are shown as the matching inspect
 command shows them, else as a reply table. Destructive methods (shutdown, pool_restart, terminate,
-revoke with terminate, autoscale and pool_shrink to several nodes) are confirmed as the control
+revoke with terminate, autoscale, pool_shrink and cancel_consumer to several nodes) are confirmed as the control
 commands confirm them; "election" is refused (it kills single-worker clusters). A worker that does not
 know METHOD answers KeyError('METHOD'). shutdown never replies: use \`wfctl control shutdown\`,
 which verifies that the workers stopped.`
@@ -29,6 +29,7 @@ which verifies that the workers stopped.`
     ...FleetCommand.targetFlags,
     args: Flags.string({summary: 'Arguments as a JSON object.'}),
     ...FleetCommand.confirmFlags,
+    ...FleetCommand.reasonFlags,
     ...FleetCommand.dryRunFlags,
   }
 

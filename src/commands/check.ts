@@ -5,6 +5,8 @@ import {errorReport, FleetCommand} from '../base-command.js'
 import {InterruptedError, UsageError} from '../errors.js'
 import {positiveInteger, word} from '../fleet/arguments.js'
 import {evaluate, unknown, type Health} from '../fleet/health.js'
+import {dryRun, type DryRun} from '../fleet/operation.js'
+import {awaitedNodes, type Roster} from '../fleet/roster.js'
 import {healthText, nagiosLine, prometheusText} from '../render/health.js'
 import {safeJson} from '../render/safe.js'
 
@@ -20,7 +22,10 @@ export default class Check extends FleetCommand {
             but consumes no queue — alive to ping, yet taking no work — or answered an error (exit 1)
   CRITICAL  fewer than --min-nodes replied (none counts), or a --queue has no consumer         (exit 2)
   UNKNOWN   the broker is unreachable, or the check was misused                               (exit 3)
-Returns as soon as every expected node (-d, --expect) replied; otherwise waits --timeout.`
+Returns as soon as every expected node (-d, --expect) replied; otherwise waits --timeout. With a roster
+of names (--expect names or @FILE, -d) only its nodes are counted. Without a roster, on Redis, more
+mailboxes hearing the request than replied is WARNING. A roster that can never be met (--expect 2 -d w1,
+--min-nodes above the expected count) is misuse. --dry-run prints the request and exits 0.`
   static override examples = [
     '<%= config.bin %> check --expect 3 --queue default',
     '<%= config.bin %> check --expect @/etc/wfctl/workers.txt --min-nodes 2 --format nagios',
@@ -33,11 +38,12 @@ Returns as soon as every expected node (-d, --expect) replied; otherwise waits -
     queue: Flags.string({char: 'q', summary: 'A queue that must have a consumer (repeatable; commas too).', multiple: true}),
     format: Flags.option({summary: 'Output format.', options: FORMATS, default: 'text' as const})(),
     textfile: Flags.string({summary: "Also write the Prometheus output to this file, atomically (node_exporter's textfile collector)."}),
+    ...FleetCommand.dryRunFlags,
   }
 
   private format: Format = 'text'
 
-  async run(): Promise<Health | undefined> {
+  async run(): Promise<Health | DryRun | undefined> {
     const started = performance.now()
     let health: Health
     let minNodes = 1
@@ -52,6 +58,17 @@ Returns as soon as every expected node (-d, --expect) replied; otherwise waits -
       queues = [...new Set((flags.queue ?? []).flatMap((q) => q.split(',')).map((q) => word(q, '--queue')))]
       if (textfile !== undefined && textfile.trim() === '') throw new UsageError('--textfile needs a path')
       const plan = this.plan(flags, 'active_queues')
+      const expected = expectedCount(plan.target.destination, plan.roster)
+      if (expected !== null && minNodes > expected) {
+        throw new UsageError(`--min-nodes ${minNodes} is above the ${expected} expected ${expected === 1 ? 'worker' : 'workers'}: lower --min-nodes, or expect more`)
+      }
+      if (flags['dry-run']) {
+        // Nothing is checked: the request is shown, the exit is 0, no textfile is written.
+        if (this.format !== 'json' || this.jsonEnabled()) return await this.dryRun(plan)
+        const dry = await dryRun(plan)
+        this.log(safeJson(dry, 2))
+        return dry
+      }
       const {result} = await this.send(plan)
       health = evaluate(result, {roster: plan.roster, destination: plan.target.destination, minNodes, queues})
     } catch (error) {
@@ -73,6 +90,13 @@ Returns as soon as every expected node (-d, --expect) replied; otherwise waits -
     else this.log(healthText(health))
     return health
   }
+}
+
+/** How many workers the roster (--expect) or -d says must answer, else null. */
+function expectedCount(destination: string[], roster: Roster | undefined): number | null {
+  if (roster && 'count' in roster) return roster.count
+  const names = awaitedNodes(destination, roster)
+  return names.length > 0 ? names.length : null
 }
 
 /** The format asked for, read before parsing so that even a parse error answers in it. */

@@ -1,6 +1,6 @@
 import {errorOf} from '../protocol/collector.js'
 import {own, type FleetResult} from './outcome.js'
-import type {Roster} from './roster.js'
+import {awaitedNodes, type Roster} from './roster.js'
 import {plural} from '../words.js'
 
 /** Nagios plugin states, with their exit codes (README.md#health-checks-wfctl-check). */
@@ -24,11 +24,23 @@ export interface Health {
   summary: string
   /** Every reason the status is not OK, worst first. */
   reasons: string[]
+  /** Workers of the roster that answered (with a roster of names or -d); every worker that answered otherwise. */
   replied: number
   /** Nodes that had to answer (--expect count or names, -d), else null. */
   expected: number | null
+  /** How the expected workers were given: by name (--expect names, @FILE, or -d), by count, or not at all. */
+  roster: 'names' | 'count' | null
   minNodes: number
+  /** The silent nodes of a roster of names (or -d). */
   missing: string[]
+  /** How many expected workers are silent: the names above, or what a count roster lacks. */
+  missingCount: number
+  /** Nodes that answered but are not in the roster of names (or -d): reported, never counted. */
+  others: string[]
+  /** Mailboxes that heard the request, when the broker counts them (Redis), else null. */
+  listeners: number | null
+  /** Of those, how many sent no reply to a plain broadcast (Redis), else null. */
+  unanswered: number | null
   /** Nodes that answered but consume no queue: alive, yet taking no work. */
   idle: string[]
   /** Nodes whose reply was an error or not a queue list. */
@@ -51,7 +63,9 @@ function queueNames(payload: unknown): string[] | undefined {
 /**
  * Decides the fleet's health from one `active_queues` round trip (README.md#health-checks-wfctl-check). CRITICAL: fewer
  * than --min-nodes replied, or a required queue has no consumer. WARNING: an expected node is
- * silent, a node consumes no queue, or a reply was an error or unreadable. Else OK.
+ * silent, a node consumes no queue, a reply was an error or unreadable, or (without a roster, on
+ * Redis) more mailboxes heard the request than replied. Else OK. With a roster of names (or -d),
+ * only its nodes are counted; the others that answered are listed apart.
  */
 export function evaluate(result: FleetResult, opts: HealthOptions, now = Date.now()): Health {
   const nodes: Record<string, string[]> = {}
@@ -68,20 +82,32 @@ export function evaluate(result: FleetResult, opts: HealthOptions, now = Date.no
   }
   // A node whose reply could not be read answered, but says nothing of its queues.
   for (const [node, error] of Object.entries(result.errors)) if (!Object.hasOwn(result.replies, node)) errors[node] = error
-  const replied = Object.keys(result.replies).length
+  // Counts are of the roster: with names (or -d), only those nodes count; anyone else is an "other".
+  const names = opts.roster && 'count' in opts.roster ? undefined : awaitedNodes(opts.destination, opts.roster)
+  const answered = new Set([...Object.keys(result.replies), ...Object.keys(result.errors)])
+  const rostered = names && names.length > 0 ? new Set(names) : undefined
+  const replied = rostered ? [...rostered].filter((n) => answered.has(n)).length : Object.keys(result.replies).length
+  const others = rostered ? [...answered].filter((n) => !rostered.has(n)).sort() : []
   const idle = Object.entries(nodes).filter(([node, q]) => q.length === 0 && !Object.hasOwn(errors, node)).map(([node]) => node)
   const queues: Record<string, string[]> = {}
   for (const q of opts.queues) queues[q] = []
   for (const [node, names] of Object.entries(nodes)) for (const q of names) (queues[q] ??= []).push(node)
   const unconsumed = opts.queues.filter((q) => queues[q].length === 0)
-  const expected = opts.roster && 'count' in opts.roster ? opts.roster.count : result.expected
+  const expected = opts.roster && 'count' in opts.roster ? opts.roster.count : rostered ? rostered.size : null
+  const missingCount = expected === null ? 0 : rostered ? result.missing.length : Math.max(0, expected - replied)
+  // Without a roster, the broker's count of mailboxes is the only roster there is (Redis).
+  const unanswered = !opts.roster && opts.destination.length === 0 ? result.unanswered ?? null : null
+  const which = rostered ? 'expected workers' : 'workers'
 
   const critical: string[] = []
   const warning: string[] = []
-  if (replied < opts.minNodes) critical.push(replied === 0 ? 'no worker replied' : `only ${replied} of at least ${opts.minNodes} workers replied`)
+  if (replied < opts.minNodes) critical.push(replied === 0 ? `no ${rostered ? 'expected ' : ''}worker replied` : `only ${replied} of at least ${opts.minNodes} ${which} replied`)
   for (const q of unconsumed) critical.push(`queue ${q} has no consumer`)
   if (result.missing.length > 0) warning.push(`missing: ${result.missing.join(', ')}`)
   else if (expected !== null && replied < expected) warning.push(`${replied} of ${expected} expected workers replied`)
+  if (unanswered !== null && unanswered > 0 && result.listeners !== null) {
+    warning.push(`${result.listeners} ${result.listeners === 1 ? 'mailbox' : 'mailboxes'} heard it, ${result.listeners - unanswered} replied`)
+  }
   for (const node of idle) warning.push(`${node} consumes no queue`)
   for (const [node, error] of Object.entries(errors)) warning.push(`${node} answered: ${error}`)
   if (result.undecodable.length > 0) warning.push(plural(result.undecodable.length, 'unreadable reply'))
@@ -89,7 +115,7 @@ export function evaluate(result: FleetResult, opts: HealthOptions, now = Date.no
 
   const status: Status = critical.length > 0 ? 'CRITICAL' : warning.length > 0 ? 'WARNING' : 'OK'
   const reasons = [...critical, ...warning]
-  const counted = expected !== null ? `${replied}/${expected} workers` : plural(replied, 'worker')
+  const counted = `${expected !== null ? `${replied}/${expected} workers` : plural(replied, 'worker')}${others.length > 0 ? ` (+${others.length} not expected)` : ''}`
   const required = opts.queues.filter((q) => !unconsumed.includes(q))
   const detail = reasons.length > 0 ? reasons.join('; ') : required.length > 0 ? `queues ${required.join(',')} consumed` : 'every worker consumes a queue'
   return {
@@ -99,8 +125,13 @@ export function evaluate(result: FleetResult, opts: HealthOptions, now = Date.no
     reasons,
     replied,
     expected,
+    roster: rostered ? 'names' : expected !== null ? 'count' : null,
     minNodes: opts.minNodes,
     missing: result.missing,
+    missingCount,
+    others,
+    listeners: result.listeners,
+    unanswered,
     idle,
     errors,
     queues,
@@ -120,8 +151,13 @@ export function unknown(reason: string, opts: {minNodes: number; queues: string[
     reasons: [reason],
     replied: 0,
     expected: null,
+    roster: null,
     minNodes: opts.minNodes,
     missing: [],
+    missingCount: 0,
+    others: [],
+    listeners: null,
+    unanswered: null,
     idle: [],
     errors: {},
     queues: Object.fromEntries(opts.queues.map((q) => [q, []])),

@@ -7,8 +7,10 @@ export function reachesMany(target: Target): boolean {
 
 /**
  * Whether a request is destructive (docs/architecture.md#destructive-requests-and-dry-runs) and so needs confirmation: shutdown, pool
- * restarts and terminating tasks always; shrinking or autoscaling pools when more than one node
- * is reached. `call` applies the same rules, so it is no way around the confirmation.
+ * restarts and terminating tasks always; shrinking or autoscaling pools, and cancelling a queue's
+ * consumers, when more than one node is reached (cancelling a queue everywhere is the very outage
+ * `wfctl check` exists to catch). `call` applies the same rules, so it is no way around the
+ * confirmation.
  */
 export function isDestructive(method: string, args: Record<string, unknown>, target: Target): boolean {
   switch (method) {
@@ -21,6 +23,7 @@ export function isDestructive(method: string, args: Record<string, unknown>, tar
       return Boolean(args.terminate)
     case 'autoscale':
     case 'pool_shrink':
+    case 'cancel_consumer':
       return reachesMany(target)
     default:
       return false

@@ -1,10 +1,12 @@
 import {BrokerError, InterruptedError} from '../errors.js'
 import {buildRequest, encodeRequest, type Target} from '../protocol/request.js'
 import {CleanupError, type Transport} from '../wire/transport.js'
-import {summarize, type FleetResult} from './outcome.js'
+import {own, summarize, type FleetResult} from './outcome.js'
 import {completionOf, type Roster} from './roster.js'
 import {FleetSession, requestAddress, type SessionOptions} from './session.js'
-import {shutdownNodes, type ShutdownResult} from './shutdown.js'
+import {fixFlags} from './fix-flags.js'
+import {shutdownNodes, tasksOf, type ActiveBefore, type ShutdownResult} from './shutdown.js'
+import {TaskEventFeed} from '../protocol/task-events.js'
 
 /*
  * The fleet-operation layer: what wfctl does to a fleet, whoever asks (a command, the explorer, a
@@ -106,6 +108,7 @@ export class FleetOperation {
   private constructor(
     private readonly session: FleetSession,
     private readonly signal: AbortSignal,
+    private readonly options?: SessionOptions,
   ) {}
 
   /**
@@ -114,7 +117,7 @@ export class FleetOperation {
    */
   static async open(options: SessionOptions, signal: AbortSignal, hold: (transport: Transport) => void = () => {}): Promise<FleetOperation> {
     const session = await abortable(FleetSession.open(options, hold), signal)
-    return new FleetOperation(session, signal)
+    return new FleetOperation(session, signal, options)
   }
 
   /** Where requests go, for hints ("exchange celery.pidbox in vhost /"). */
@@ -130,24 +133,52 @@ export class FleetOperation {
       isComplete: completionOf(target.destination, roster),
       signal: this.signal,
     })
-    return summarize(method, call, target.destination, roster)
+    const result = summarize(method, call, target.destination, roster)
+    if (result.listeners === 0 && Object.keys(result.replies).length === 0) await this.lookElsewhere(result)
+    return result
+  }
+
+  /** Nobody could hear the request: one cheap look for where workers of this broker do listen, for the hint. */
+  private async lookElsewhere(result: FleetResult): Promise<void> {
+    const look = this.session.transport.listenersElsewhere
+    if (!look || !this.options) return
+    const {url, namespace} = this.options
+    const from = {masked: url.masked, db: url.db, prefix: namespace.redisKeyPrefix, controlExchange: namespace.controlExchange}
+    try {
+      const found = await abortable(look.call(this.session.transport), this.signal)
+      if (found.length > 0) result.listenersElsewhere = found.map((f) => ({...f, fix: fixFlags(from, f)}))
+    } catch (error) {
+      // Only a hint: a broker that refuses the look (an ACL) leaves the plain one.
+      if (error instanceof InterruptedError) throw error
+    }
   }
 
   /**
-   * Shuts the targeted nodes down. When it is to verify, it first learns who is running (one
-   * ping), so that "stopped" afterwards means a node was seen running and then seen stopping.
+   * Shuts the targeted nodes down. When it is to verify, it first listens to task events and asks
+   * the targets what they run (`active`), so that afterwards "stopped" means a node was seen idle
+   * (or seen finishing every task it ran) and then silent, and "stopping" names what it still runs.
    */
   async shutdown(plan: Pick<ShutdownPlan, 'target' | 'reason' | 'waitMs' | 'pingTimeoutMs'>): Promise<ShutdownResult> {
     const {target, waitMs, pingTimeoutMs} = plan
-    let targets = target.destination
-    let notRunning: string[] = []
-    if (waitMs !== undefined) {
-      const before = await this.request({method: 'ping', args: {}, target, timeoutMs: pingTimeoutMs})
-      const running = new Set(Object.keys(before.replies))
-      notRunning = target.destination.filter((n) => !running.has(n))
-      targets = target.destination.length > 0 ? target.destination.filter((n) => running.has(n)) : [...running].sort()
+    const {mailbox, transport} = this.session
+    const options = {...target, reason: plan.reason, waitMs, pingTimeoutMs, signal: this.signal}
+    if (waitMs === undefined) return shutdownNodes(mailbox, {...options, targets: target.destination}, undefined)
+    // Listening starts first: a task that ends between the answer and the shutdown is not missed.
+    const feed = await abortable(TaskEventFeed.open(transport), this.signal)
+    try {
+      const active = await this.request({method: 'active', args: {}, target, timeoutMs: pingTimeoutMs})
+      const before: ActiveBefore = new Map()
+      for (const [node, payload] of Object.entries(active.replies)) {
+        const error = own(active.errors, node)
+        const tasks = error === undefined ? tasksOf(payload) : undefined
+        before.set(node, tasks ?? {unreadable: error ?? 'its answer to "active" is not a list of tasks'})
+      }
+      for (const [node, error] of Object.entries(active.errors)) if (!before.has(node)) before.set(node, {unreadable: error})
+      const targets = target.destination.length > 0 ? target.destination : [...before.keys()].sort()
+      return await shutdownNodes(mailbox, {...options, targets}, before, feed)
+    } finally {
+      await feed?.close()
     }
-    return shutdownNodes(this.session.mailbox, {...target, reason: plan.reason, waitMs, pingTimeoutMs, targets, signal: this.signal}, notRunning)
   }
 
   /** Removes what wfctl created in the broker and disconnects; returns what could not be removed. */

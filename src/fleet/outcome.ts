@@ -1,4 +1,5 @@
 import {ExitCode} from '../errors.js'
+import type {ListenersElsewhere} from '../wire/transport.js'
 import {errorOf} from '../protocol/collector.js'
 import type {CallResult} from '../protocol/mailbox.js'
 import {awaitedNodes, type Roster} from './roster.js'
@@ -26,6 +27,22 @@ export interface FleetResult {
   undecodable: {reason: string; contentType?: string; node?: string}[]
   /** How many mailboxes could hear the request, when the broker could tell. */
   listeners: number | null
+  /** When nobody could hear it: where workers of this broker do listen, and the flags that reach them. */
+  listenersElsewhere?: (ListenersElsewhere & {fix: string})[]
+  /**
+   * Mailboxes that heard a plain broadcast (no -d, no --pattern) and sent no reply within the whole
+   * timeout: known on Redis (PUBLISH counts its subscribers), null on RabbitMQ, for an addressed
+   * request (every mailbox hears it, only some are meant to answer) and after an early exit.
+   */
+  unanswered?: number | null
+}
+
+/** Of the mailboxes that heard a plain broadcast, how many sent no reply before the deadline (see FleetResult.unanswered). */
+export function unansweredOf(call: CallResult): number | null {
+  const plain = call.request.destination === null && call.request.pattern === null
+  if (!plain || call.listeners === undefined || call.complete) return null
+  // Replies, not names: each of several same-named workers is a mailbox of its own.
+  return Math.max(0, call.listeners - call.replies.length - call.undecodable.length)
 }
 
 export function summarize(method: string, call: CallResult, destination: string[], roster: Roster | undefined): FleetResult {
@@ -60,6 +77,7 @@ export function summarize(method: string, call: CallResult, destination: string[
     expected,
     undecodable: call.undecodable.map(({reason, contentType, node}) => ({reason, ...(contentType ? {contentType} : {}), ...(node !== undefined ? {node} : {})})),
     listeners: call.listeners ?? null,
+    unanswered: unansweredOf(call),
   }
 }
 
@@ -70,13 +88,15 @@ export function own<T>(map: Record<string, T> | undefined, node: string): T | un
 
 /**
  * The exit code of what the fleet answered: 0 complete, 1 partial, 69 nobody replied; for a
- * shutdown, 0 only when every targeted node was seen running and then seen stopping (or when
- * nothing was to be verified), else 1.
+ * shutdown, 0 only when every targeted node is `stopped` (seen idle, or seen finishing its tasks,
+ * and then silent) — a node still `stopping`, `running` or `unknown`, or no node at all, is 1 —
+ * and 0 with --no-wait, which verifies nothing.
  */
 export function exitCodeOf(result: FleetResult | ShutdownResult): number {
   if ('stopped' in result) {
-    const verifiedAll = result.stopped.length + result.running.length > 0 && result.running.length === 0 && result.missing.length === 0
-    return !result.verified || verifiedAll ? ExitCode.ok : ExitCode.partial
+    if (!result.waited) return ExitCode.ok
+    const states = Object.values(result.nodes)
+    return states.length > 0 && states.every((n) => n.state === 'stopped') ? ExitCode.ok : ExitCode.partial
   }
   const replied = new Set([...Object.keys(result.replies), ...Object.keys(result.errors)]).size
   if (replied === 0 && result.undecodable.length === 0) return ExitCode.noReply

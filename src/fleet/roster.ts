@@ -2,6 +2,8 @@ import {closeSync, fstatSync, openSync, readSync} from 'node:fs'
 
 import {UsageError} from '../errors.js'
 import type {Collected} from '../protocol/collector.js'
+import {matchesNode} from '../protocol/pattern.js'
+import type {Target} from '../protocol/request.js'
 
 /** The nodes the caller expects to answer (`--expect`): a count or names. */
 export type Roster = {count: number} | {names: string[]}
@@ -95,5 +97,33 @@ export function completionOf(destination: string[], roster: Roster | undefined):
   return (c) => {
     waiting = waiting.filter((n) => !c.nodes.has(n))
     return waiting.length === 0
+  }
+}
+
+/**
+ * Refuses a roster the request can never satisfy, before anything is sent: an `--expect` count other
+ * than the number of `-d` nodes (fewer would end the wait early and report the rest missing; more can
+ * never reply, since only the named nodes answer), an `--expect` name that `-d` does not address, or
+ * one the `--pattern` does not match (the workers filter by the same rules).
+ */
+export function checkRoster(target: Target, roster: Roster | undefined): void {
+  if (!roster) return
+  const destination = target.destination ?? []
+  if ('count' in roster) {
+    if (destination.length > 0 && roster.count !== destination.length) {
+      throw new UsageError(`--expect ${roster.count} cannot be met by ${destination.length} -d ${destination.length === 1 ? 'node' : 'nodes'}: only the nodes named by -d answer (drop --expect, or give the same count)`)
+    }
+    return
+  }
+  if (destination.length > 0) {
+    const addressed = new Set(destination)
+    const outside = roster.names.filter((n) => !addressed.has(n))
+    if (outside.length > 0) throw new UsageError(`--expect names ${outside.slice(0, 5).join(', ')}${outside.length > 5 ? ', ...' : ''}, which -d does not address: only the nodes named by -d answer`)
+  }
+  if (target.pattern !== undefined) {
+    const pattern = target.pattern
+    const matcher = target.matcher ?? 'glob'
+    const outside = roster.names.filter((n) => !matchesNode(pattern, matcher, n))
+    if (outside.length > 0) throw new UsageError(`--expect names ${outside.slice(0, 5).join(', ')}${outside.length > 5 ? ', ...' : ''}, which --pattern ${JSON.stringify(pattern)} (${matcher}) does not match: those nodes would never answer`)
   }
 }

@@ -1,4 +1,5 @@
 import type {Namespace, Transport} from '../wire/transport.js'
+import type {DoctorProbe} from '../wire/doctor.js'
 import type {BrokerUrl} from '../broker/url.js'
 import {Mailbox} from '../protocol/mailbox.js'
 
@@ -16,6 +17,16 @@ export async function createTransport(opts: SessionOptions): Promise<Transport> 
   }
   const {AmqpTransport} = await import('../broker/amqp.js')
   return new AmqpTransport(opts)
+}
+
+/** The read-only broker probe of `wfctl doctor`, loaded like the transport: only what the URL needs. */
+export async function createDoctorProbe(opts: SessionOptions): Promise<DoctorProbe> {
+  if (opts.url.kind === 'redis') {
+    const {RedisDoctor} = await import('../broker/redis-doctor.js')
+    return new RedisDoctor(opts)
+  }
+  const {AmqpDoctor} = await import('../broker/amqp-doctor.js')
+  return new AmqpDoctor(opts)
 }
 
 /** Where a request would go, without connecting: for --dry-run. */

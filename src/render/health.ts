@@ -12,11 +12,25 @@ function fixedSeconds(ms: number): string {
   return (ms / 1000).toFixed(3)
 }
 
-/** Nagios plugin output: `WFCTL OK - 3/3 workers, queues celery consumed | workers=3;3:;1:;0 ...`. */
+/**
+ * Nagios plugin output: `WFCTL OK - 3/3 workers, queues celery consumed | workers=3;3:;1:;0 ...`.
+ * Performance data per the plugin guidelines, `label=value[UOM];[warn];[crit];[min];[max]`, whose
+ * ranges alert outside them: `N:` below N, `0` above 0. So `workers` warns below the expected count
+ * and is critical below --min-nodes; `missing` and `idle` warn above 0, as the state does. With a
+ * roster of names (or -d), `workers` counts only its nodes, so its max is the roster's size, and
+ * `others` counts the rest; a count roster has no max, since more may answer.
+ */
 export function nagiosLine(h: Health): string {
-  // Performance data per the plugin guidelines: label=value;warn;crit;min — "N:" alerts below N.
   const warn = h.expected !== null ? `${h.expected}:` : ''
-  const perf = [`workers=${h.replied};${warn};${h.minNodes}:;0`, `missing=${h.missing.length};;;0`, `idle=${h.idle.length};;;0`, `time=${fixedSeconds(h.elapsedMs)}s`]
+  const named = h.roster === 'names'
+  const max = named ? `;${h.expected}` : ''
+  const perf = [
+    `workers=${h.replied};${warn};${h.minNodes}:;0${max}`,
+    `missing=${h.missingCount};${h.expected !== null ? '0' : ''};;0${h.expected !== null ? `;${h.expected}` : ''}`,
+    `idle=${h.idle.length};0;;0`,
+    ...(named ? [`others=${h.others.length};;;0`] : []),
+    `time=${fixedSeconds(h.elapsedMs)}s`,
+  ]
   // The status line must stay one line, and "|" would start the performance data.
   const summary = safe(h.summary).replace(/\|/g, '/')
   return `WFCTL ${h.status} - ${summary} | ${perf.join(' ')}`
@@ -39,8 +53,10 @@ export function prometheusText(h: Health): string {
     for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`)
   }
   metric('wfctl_check_status', 'Health of the Celery fleet: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.', [['', h.code]])
-  metric('wfctl_workers_replied', 'Workers that answered the check.', [['', h.replied]])
+  metric('wfctl_workers_replied', 'Workers that answered the check (of the roster, when it names them).', [['', h.replied]])
   metric('wfctl_workers_expected', 'Workers expected to answer (--expect or -d), else --min-nodes.', [['', h.expected ?? h.minNodes]])
+  metric('wfctl_workers_missing', 'Expected workers that did not answer.', [['', h.missingCount]])
+  metric('wfctl_workers_unexpected', 'Workers that answered but are not in the roster of names (--expect names or -d).', [['', h.others.length]])
   const up: [string, number][] = [
     ...Object.keys(h.nodes).map((n): [string, number] => [n, 1]),
     ...Object.keys(h.errors).filter((n) => !Object.hasOwn(h.nodes, n)).map((n): [string, number] => [n, 1]),
@@ -75,7 +91,10 @@ export function healthText(h: Health): string {
     const {name, width: w} = shown.get(node)!
     lines.push(`  ${name}${' '.repeat(width - w)}  ${safe(what)}`)
   }
-  for (const [node, queues] of Object.entries(h.nodes)) row(node, queues.length > 0 ? queues.join(', ') : '(consumes no queue)')
+  const other = new Set(h.others)
+  for (const [node, queues] of Object.entries(h.nodes)) {
+    row(node, `${queues.length > 0 ? queues.join(', ') : '(consumes no queue)'}${other.has(node) ? ' (not expected)' : ''}`)
+  }
   for (const [node, error] of Object.entries(h.errors)) if (!Object.hasOwn(h.nodes, node)) row(node, error)
   for (const node of h.missing) row(node, '(missing)')
   return lines.join('\n')

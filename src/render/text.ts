@@ -92,13 +92,33 @@ export function summaryLine(result: FleetResult): string {
   if (errors.length > 0) parts.push(`${plural(errors.length, 'error')}: ${errors.join(', ')}`)
   if (result.duplicates.length > 0) parts.push(`duplicate node names: ${result.duplicates.join(', ')}`)
   if (result.undecodable.length > 0) parts.push(plural(result.undecodable.length, 'undecodable reply'))
+  const heard = heardLine(result, 'it')
+  if (heard) parts.push(heard)
   return safe(`${parts.join(', ')} (${result.elapsedMs} ms)`)
+}
+
+/**
+ * `3 mailboxes heard it, 2 replied`: when the broker counted more mailboxes hearing a broadcast than
+ * replied (Redis only; on RabbitMQ the count is not known and nothing is said).
+ */
+function heardLine(result: FleetResult, what: string): string | undefined {
+  const unanswered = result.unanswered ?? 0
+  if (unanswered <= 0 || result.listeners === null) return undefined
+  return `${result.listeners} ${result.listeners === 1 ? 'mailbox' : 'mailboxes'} heard ${what}, ${result.listeners - unanswered} replied`
 }
 
 /** Why nobody may have answered, when the broker could tell (shown only when no node replied). */
 export function silenceHint(result: FleetResult, address: string): string | undefined {
+  if (heardLine(result, 'it')) {
+    return 'a mailbox that hears the broadcast but does not reply is a worker blocked or busy (a solo pool running a task), one slower than --timeout, or a client subscribed to the channel that is not a worker'
+  }
   if (Object.keys(result.replies).length > 0 || result.listeners !== 0) return undefined
-  return safe(`nobody listens on ${address}: no worker uses this broker, database or vhost, control exchange and key prefix, or remote control is disabled`)
+  const elsewhere = [...(result.listenersElsewhere ?? [])].sort((a, b) => Number(b.live === true) - Number(a.live === true) || b.mailboxes - a.mailboxes)
+  if (elsewhere.length > 0) {
+    const more = elsewhere.length > 1 ? ` (and ${elsewhere.length - 1} more)` : ''
+    return safe(`nobody listens on ${address}; workers listen on ${elsewhere[0].channel}${more}: try ${elsewhere[0].fix} (wfctl doctor explains)`)
+  }
+  return safe(`nobody listens on ${address}: no worker uses this broker, database or vhost, control exchange and key prefix, or remote control is disabled (wfctl doctor explains)`)
 }
 
 /** `wfctl status`: the nodes online, like `celery status`. */
@@ -121,26 +141,55 @@ export function statusLine(result: FleetResult): string {
   const parts = [`${plural(online, 'node')} online`]
   if (result.missing.length > 0) parts.push(`${result.missing.length} missing: ${result.missing.join(', ')}`)
   if (result.duplicates.length > 0) parts.push(`duplicate node names: ${result.duplicates.join(', ')}`)
+  const heard = heardLine(result, 'the ping')
+  if (heard) parts.push(heard)
   return safe(`${parts.join(', ')}.`)
 }
 
 export function shutdownTable(result: ShutdownResult, view: View): string {
   const c = style(view)
-  const t = table(['NODE', 'RESULT'], view, {shrink: [0], ...NODE_FIT})
-  const stopped: Cell = {text: 'stopped', paint: c.green}
-  const running: Cell = {text: 'still running', paint: c.red}
-  const unverified: Cell = {text: 'no answer before shutdown (not running, or busy): not verified', paint: c.yellow}
-  for (const node of result.stopped) t.push([node, stopped])
-  for (const node of result.running) t.push([node, running])
-  for (const node of result.missing) t.push([node, unverified])
+  // The detail gives way first, then the node name.
+  const t = table(['NODE', 'RESULT', 'DETAIL'], view, {shrink: [2, 0], min: {...NODE_FIT.min, 2: 16}, cut: NODE_FIT.cut})
+  const cells: Record<string, Cell> = {
+    stopped: {text: 'stopped', paint: c.green},
+    stopping: {text: 'stopping', paint: c.yellow},
+    running: {text: 'still running', paint: c.red},
+    unknown: {text: 'unknown', paint: c.yellow},
+  }
+  const order = ['stopped', 'stopping', 'running', 'unknown']
+  const rows = sorted(Object.keys(result.nodes)).map((node) => [node, result.nodes[node]] as const)
+  for (const state of order) {
+    for (const [node, outcome] of rows) {
+      if (outcome.state !== state) continue
+      t.push([node, cells[state], shutdownDetail(outcome)])
+    }
+  }
   return text(t)
 }
 
+/** What a node is still doing, in a few words: the tasks it runs, the ones it finished, why it is unknown. */
+function shutdownDetail(outcome: ShutdownResult['nodes'][string]): string {
+  const tasks = (list: {id: string; name: string | null}[]) => list.map((t) => `${t.name ?? 'task'}[${t.id}]`).join(', ')
+  switch (outcome.state) {
+    case 'stopped':
+      return outcome.finished ? `after ${plural(outcome.finished.length, 'task')} ended: ${tasks(outcome.finished)}` : 'was idle'
+    case 'stopping':
+      return `exits when ${outcome.activeTasks === 1 ? 'its task ends' : `its ${outcome.activeTasks} tasks end`}: ${tasks(outcome.tasks ?? [])}`
+    case 'running':
+      return outcome.tasks ? `still answers; running ${tasks(outcome.tasks)}` : 'still answers'
+    default:
+      return outcome.reason ?? ''
+  }
+}
+
 export function shutdownLine(result: ShutdownResult): string {
-  if (!result.verified) return 'shutdown sent; not verified (--no-wait)'
-  const total = result.stopped.length + result.running.length
+  if (!result.waited) return 'shutdown sent; not verified (--no-wait)'
+  const total = Object.keys(result.nodes).length
+  if (total === 0) return 'no worker answered before the shutdown: nothing was verified'
   const parts = [`${result.stopped.length} of ${plural(total, 'node')} stopped (${(result.elapsedMs / 1000).toFixed(1)}s)`]
+  if (result.stopping.length > 0) parts.push(`stopping, tasks still running: ${result.stopping.join(', ')}`)
   if (result.running.length > 0) parts.push(`still running: ${result.running.join(', ')}`)
-  if (result.missing.length > 0) parts.push(`not verified, no answer before shutdown: ${result.missing.join(', ')}`)
+  const unknown = Object.keys(result.nodes).filter((n) => result.nodes[n].state === 'unknown')
+  if (unknown.length > 0) parts.push(`unknown: ${unknown.join(', ')}`)
   return safe(parts.join(', '))
 }

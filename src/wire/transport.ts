@@ -26,6 +26,19 @@ export interface PublishResult {
   listeners?: number
 }
 
+/** Where workers of the same broker do listen, when nobody heard a request (the "nobody listens" hint). */
+export interface ListenersElsewhere {
+  /** The request channel they listen on. */
+  channel: string
+  db: number
+  prefix: string
+  controlExchange: string
+  /** Mailboxes bound there. */
+  mailboxes: number
+  /** Whether some connection pattern-subscribes in that database (null: the broker would not say). */
+  live: boolean | null
+}
+
 /**
  * One connection to the broker, speaking kombu's layout of the pidbox exchanges. The protocol layer
  * above decides what to send; the transport only knows where and how.
@@ -41,6 +54,25 @@ export interface Transport {
    */
   openInbox(onMessages: (messages: ReceivedMessage[]) => void, onFailure: (error: Error) => void): Promise<Inbox>
   publish(message: WireMessage): Promise<PublishResult>
+  /**
+   * Listens to Celery's events (the event exchange `celeryev`) whose routing keys match the given
+   * AMQP topic patterns (`task.#`), delivering each message as it arrives. Leaves nothing behind:
+   * a subscription on Redis, an exclusive auto-delete queue on RabbitMQ, gone with close().
+   */
+  watchEvents?(routingKeys: string[], onMessages: (messages: ReceivedMessage[]) => void): Promise<EventWatch>
+  /** When nobody heard a request: one cheap look for the namespaces where workers do listen. */
+  listenersElsewhere?(): Promise<ListenersElsewhere[]>
+  close(): Promise<void>
+}
+
+/** Celery's event exchange (the `event_exchange` setting's default). */
+export const EVENT_EXCHANGE = 'celeryev'
+
+/** A subscription to Celery's events. */
+export interface EventWatch {
+  /** False when no event can reach wfctl there (a vhost without the event exchange: no worker ever sent events). */
+  readonly available: boolean
+  /** Removes the subscription. Safe to call twice. */
   close(): Promise<void>
 }
 

@@ -33,7 +33,7 @@ interface DemoOptions {
 /** Runs the demo as `npm run demo` does, without a terminal, with the test's own names. */
 function runDemo(id: string, opts: DemoOptions = {}): Promise<DemoRun> {
   return new Promise((resolve, reject) => {
-    const env: Record<string, string | undefined> = {...process.env, NO_COLOR: '1', WFCTL_DEMO_SKIP_BUILD: '1', WFCTL_DEMO_ID: id, ...opts.env}
+    const env: Record<string, string | undefined> = {...process.env, NO_COLOR: '1', WFCTL_AUDIT_LOG: 'off', WFCTL_DEMO_SKIP_BUILD: '1', WFCTL_DEMO_ID: id, ...opts.env}
     for (const key of ['WFCTL_DEMO_BROKER', 'WFCTL_DEMO_REDIS_PORT']) if (!(opts.env && key in opts.env)) delete env[key]
     const child = spawn(process.execPath, [DEMO], {cwd: ROOT, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.interruptGroup})
     let stdout = ''

@@ -144,6 +144,10 @@ describe('bad arguments: exit 2, one line, nothing published', () => {
     ['call shutdown', ['call', 'shutdown', '-d', 'a@h']],
     ['call pool_restart', ['call', 'pool_restart']],
     ['call revoke with terminate', ['call', 'revoke', 'task_id=x', 'terminate=true']],
+    ['cancel-consumer to every worker', ['control', 'cancel-consumer', 'q']],
+    ['cancel-consumer to a pattern', ['control', 'cancel-consumer', 'q', '--pattern', 'batch-*']],
+    ['cancel-consumer to several -d', ['control', 'cancel-consumer', 'q', '-d', 'a@h', '-d', 'b@h']],
+    ['call cancel_consumer to every worker', ['call', 'cancel_consumer', 'queue=q']],
   ]
   for (const [name, args] of unconfirmed) {
     test(`${name} without a terminal and without --yes is refused, naming whom it would reach`, async () => {
@@ -151,6 +155,42 @@ describe('bad arguments: exit 2, one line, nothing published', () => {
       oneLineError(run)
       assert.match(run.stderr, /refused without a terminal to confirm on; pass --yes/)
       assert.match(run.stderr, /ALL workers|a@h|matching glob "batch-\*"/)
+    })
+  }
+
+  test('cancel-consumer names the queue and whom in its question', async () => {
+    const run = await runArgvInProcess(['control', 'cancel-consumer', 'reports', '-d', 'a@h,b@h', ...R])
+    oneLineError(run)
+    assert.match(run.stderr, /^Error: Stop a@h, b@h consuming from queue reports on redis:\/\/\S+: refused without a terminal/)
+  })
+
+
+  const impossible: [string, string[], RegExp][] = [
+    ['--expect 2 with one -d node', ['control', 'ping', '--expect', '2', '-d', 'w1@h'], /--expect 2 cannot be met by 1 -d node/],
+    ['--expect 1 with two -d nodes', ['status', '--expect', '1', '-d', 'w1@h,w2@h'], /--expect 1 cannot be met by 2 -d nodes/],
+    ['--expect names that -d does not address', ['inspect', 'stats', '--expect', 'w1@h,ghost@h', '-d', 'w1@h'], /ghost@h, which -d does not address/],
+    ['--expect names the pattern does not match', ['control', 'ping', '--expect', 'x1@h', '--pattern', 'w*'], /x1@h, which --pattern "w\*" \(glob\) does not match/],
+  ]
+  for (const [name, args, message] of impossible) {
+    test(`an impossible roster is a usage error: ${name}`, async () => {
+      const run = await runArgvInProcess([...args, ...R])
+      oneLineError(run)
+      assert.match(run.stderr, message)
+    })
+  }
+
+  const checkMisuse: [string, string[], RegExp][] = [
+    ['--expect 2 with one -d node', ['--expect', '2', '-d', 'w1@h'], /cannot be met by 1 -d node/],
+    ['--min-nodes above the expected count', ['--expect', '2', '--min-nodes', '3'], /--min-nodes 3 is above the 2 expected workers/],
+    ['--min-nodes above the -d nodes', ['-d', 'w1@h', '--min-nodes', '2'], /--min-nodes 2 is above the 1 expected worker:/],
+    ['--min-nodes above a roster of names', ['--expect', 'w1@h,w2@h', '--min-nodes', '3'], /--min-nodes 3 is above the 2 expected workers/],
+  ]
+  for (const [name, args, message] of checkMisuse) {
+    test(`check: ${name} is misuse, UNKNOWN (exit 3) in the format asked for, nothing sent`, async () => {
+      const run = await runArgvInProcess(['check', ...args, '--format', 'nagios', ...R])
+      assert.equal(run.exitCode, 3, run.stderr)
+      assert.match(run.stdout, /^WFCTL UNKNOWN - /)
+      assert.match(run.stdout, message)
     })
   }
 
@@ -204,6 +244,10 @@ describe('--dry-run: the exact request of every command, and nothing sent', () =
     [['inspect', 'objgraph', '--type', 'Request', '--num', '50', '--max-depth', '3'], 'objgraph', {type: 'Request', num: 50, max_depth: 3}],
     [['call', 'my_method', 'n=2', 'name=reports', 'on=true', 'list=[1,"a"]', 'text=hello world'], 'my_method', {n: 2, name: 'reports', on: true, list: [1, 'a'], text: 'hello world'}],
     [['call', 'pool_grow', '--args', '{"n": 1, "extra": {"a": 1}}', 'n=4'], 'pool_grow', {n: 4, extra: {a: 1}}],
+    [['control', 'ping'], 'ping', {}],
+    [['status'], 'ping', {}],
+    [['check'], 'active_queues', {}],
+    [['control', 'cancel-consumer', 'reports'], 'cancel_consumer', {queue: 'reports'}],
   ]
   for (const [args, method, expected] of requests) {
     test(`${args.join(' ')} → ${method} ${JSON.stringify(expected)}`, async () => {
@@ -218,6 +262,15 @@ describe('--dry-run: the exact request of every command, and nothing sent', () =
       assert.ok(out.body.ticket && out.body.reply_to, 'a call carries a ticket and reply_to')
     })
   }
+
+  test('control ping, status and check --dry-run through bin/run.js: the request printed, exit 0', async () => {
+    for (const args of [['control', 'ping', '-d', 'a@h'], ['status'], ['check', '--format', 'nagios'], ['control', 'cancel-consumer', 'q']]) {
+      const run = await runWfctl([...args, '--dry-run', ...R])
+      assert.equal(run.code, 0, run.stderr)
+      assert.match(run.stdout, /^dry run: nothing was sent$/m)
+      assert.match(run.stdout, /"method": "(ping|active_queues|cancel_consumer)"/)
+    }
+  })
 
   test('a destructive dry run asks nothing and needs no --yes', async () => {
     const run = await runWfctl(['control', 'pool-restart', '--dry-run', ...R])
@@ -242,6 +295,23 @@ describe('a request refused by the safety checks never reaches the broker', () =
     } finally {
       for (const socket of held) socket.destroy()
       await new Promise((r) => hanging.close(r))
+    }
+  })
+})
+
+describe('not destructive: sent without a confirmation', () => {
+  test('cancel-consumer to a single -d node is not confirmed: it is published (nobody listens here: exit 69)', async () => {
+    const spy = await redisSpy(DB, prefix)
+    try {
+      for (const args of [['control', 'cancel-consumer', 'q', '-d', 'a@h'], ['call', 'cancel_consumer', 'queue=q', '-d', 'a@h']]) {
+        const run = await runArgvInProcess([...args, '-t', '0.2', ...R])
+        assert.equal(run.exitCode, 69, `exit ${run.exitCode}\n${run.stderr}`)
+        assert.doesNotMatch(run.stderr, /refused|confirm/)
+      }
+      await settle(SETTLE_MS)
+      assert.equal(spy.messages.length, 2, 'both requests were published')
+    } finally {
+      await spy.close()
     }
   })
 })

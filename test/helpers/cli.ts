@@ -33,10 +33,12 @@ export interface SpawnOptions {
 
 /**
  * Starts the built wfctl and lets the test watch its output while it runs and signal it at the
- * right moment. The broker variables are removed from the environment unless `env` sets them.
+ * right moment. The broker variables are removed from the environment unless `env` sets them; the
+ * audit log is off (WFCTL_AUDIT_LOG=off) unless `env` moves it.
  */
 export function spawnWfctl(args: string[], opts: SpawnOptions = {}): LiveRun {
-  const env: Record<string, string | undefined> = {...process.env, NO_COLOR: '1', ...opts.env}
+  // The audit log is off unless a test moves it to its own temp dir: the suite never writes to ~/.local/state.
+  const env: Record<string, string | undefined> = {...process.env, NO_COLOR: '1', WFCTL_AUDIT_LOG: 'off', ...opts.env}
   for (const key of ['WFCTL_BROKER_URL', 'CELERY_BROKER_URL', 'AIRFLOW__CELERY__BROKER_URL']) if (!(opts.env && key in opts.env)) delete env[key]
   const started = performance.now()
   const child = spawn(process.execPath, [BIN, ...args], {env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe']})

@@ -4,6 +4,9 @@ import type {Command} from '@oclif/core'
 
 import {ROOT} from './cli.js'
 
+// Commands run here write their audit log only where a test moves it: never to ~/.local/state.
+process.env.WFCTL_AUDIT_LOG = 'off'
+
 export interface InProcessRun<T> {
   result: T | undefined
   stdout: string

@@ -13,11 +13,13 @@ export class Terminal {
   private readonly dir = mkdtempSync(join(tmpdir(), 'wfctl-tmux-'))
   private readonly socket = join(this.dir, 'socket')
 
-  constructor(args: string[]) {
+  /** `env`: variables for wfctl (the audit log is off unless it sets WFCTL_AUDIT_LOG). */
+  constructor(args: string[], env: Record<string, string> = {}) {
+    const vars = Object.entries({NO_COLOR: '1', WFCTL_AUDIT_LOG: 'off', ...env}).map(([k, v]) => `${k}='${v.replace(/'/g, `'\\''`)}'`)
     const quoted = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')
     // The exit code is printed after the command so the test can read it off the screen.
     try {
-      this.tmux('new-session', '-d', '-s', 'w', '-x', '80', '-y', '24', `env NO_COLOR=1 ${quoted}; echo "EXIT=$?"; sleep 60`)
+      this.tmux('new-session', '-d', '-s', 'w', '-x', '80', '-y', '24', `env ${vars.join(' ')} ${quoted}; echo "EXIT=$?"; sleep 60`)
     } catch (error) {
       rmSync(this.dir, {recursive: true, force: true})
       throw error

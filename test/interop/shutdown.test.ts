@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict'
 import {after, before, describe, test} from 'node:test'
 
-import {createVhost, rabbitReplyQueues, redisClient, redisLeftovers, redisUrl, token, AMQP_HOST, AMQP_PORT, REDIS_HOST, REDIS_PORT} from '../helpers/brokers.js'
-import {startWorker, type Worker} from '../helpers/celery.js'
+import {createVhost, keysWithPrefix, rabbitctl, rabbitReplyQueues, redisClient, redisLeftovers, redisUrl, token, AMQP_HOST, AMQP_PORT, REDIS_HOST, REDIS_PORT} from '../helpers/brokers.js'
+import {celery, startWorker, type Worker, type WorkerOptions} from '../helpers/celery.js'
 import {json} from '../helpers/cli.js'
-import {amqpNamespace, deleteKeysWithPrefix, endsWithin, isRunning, show, stopAll, wf, type Namespace} from './support.js'
+import {amqpNamespace, deleteKeysWithPrefix, endsWithin, isRunning, poll, show, stopAll, wf, type Namespace} from './support.js'
 
 interface ShutdownEnv {
   worker: {broker: string; keyPrefix?: string}
@@ -15,6 +15,8 @@ interface ShutdownEnv {
   withPassword: (password: string) => string[]
   /** The password in the workers' own broker URL, if it has one. */
   mainPassword?: string
+  /** What an event listener could have left in the broker (event queues, event keys): must stay empty. */
+  eventLeftovers: () => Promise<string[]>
   close: () => Promise<void>
 }
 
@@ -22,14 +24,18 @@ const GHOST = `ghost-${token()}@nowhere`
 const EXIT_MS = 15_000
 
 function shutdownSuite(name: string, open: () => Promise<ShutdownEnv>): void {
-  describe(`${name}: wfctl control shutdown against real Celery workers`, {timeout: 180_000}, () => {
+  describe(`${name}: wfctl control shutdown against real Celery workers`, {timeout: 300_000}, () => {
     let env: ShutdownEnv
     const workers: Worker[] = []
     let s1: Worker
     let s4: Worker
 
     async function start(...names: string[]): Promise<Worker[]> {
-      const started = await Promise.allSettled(names.map((n) => startWorker({...env.worker, name: `${n}${token()}`})))
+      return startWith({}, ...names)
+    }
+
+    async function startWith(opts: Partial<WorkerOptions>, ...names: string[]): Promise<Worker[]> {
+      const started = await Promise.allSettled(names.map((n) => startWorker({...env.worker, ...opts, name: `${n}${token()}`})))
       for (const s of started) if (s.status === 'fulfilled') workers.push(s.value)
       const failed = started.find((s) => s.status === 'rejected') as PromiseRejectedResult | undefined
       if (failed) throw failed.reason
@@ -100,13 +106,85 @@ function shutdownSuite(name: string, open: () => Promise<ShutdownEnv>): void {
       assert.ok(!s1.log().includes('dry reason'), `the worker logged the dry-run reason: it received the shutdown\n${s1.log()}`)
     })
 
-    test('(g) shutdown -d NODE that does not run: exit 1, the node is reported missing, no other worker is touched', async () => {
+    test('(g) shutdown -d NODE that does not run: exit 1, unknown, verified false, no other worker is touched', async () => {
       const run = await wf(env.main, ['control', 'shutdown', '-d', GHOST, '--yes', '-t', '0.5', '--json'])
       const out = json(run)
       assert.deepEqual(out.missing, [GHOST], show(run))
       assert.deepEqual(out.stopped, [])
+      assert.equal(out.nodes[GHOST].state, 'unknown', show(run))
+      assert.equal(out.nodes[GHOST].activeTasks, null)
+      assert.equal(out.verified, false, `nothing was verified, yet "verified" is true\n${show(run)}`)
       await assertAlive(s1, s4)
       assert.equal(run.code, 1, `README.md#exit-codes: shutdown exits 0 when every targeted node stopped, 1 otherwise\n${show(run)}`)
+    })
+
+    test('(j) shutdown --pattern matching no node: exit 1, no node claimed, verified false, nobody touched', async () => {
+      const run = await wf(env.main, ['control', 'shutdown', '--pattern', 'zzz*', '--yes', '-t', '0.5', '--json'])
+      assert.equal(run.code, 1, show(run))
+      const out = json(run)
+      assert.deepEqual(out.nodes, {}, show(run))
+      assert.deepEqual([out.stopped, out.stopping, out.running], [[], [], []], show(run))
+      assert.equal(out.verified, false, `nothing was verified, yet "verified" is true\n${show(run)}`)
+      const text = await wf(env.main, ['control', 'shutdown', '--pattern', 'zzz*', '--yes', '-t', '0.5'])
+      assert.equal(text.code, 1, show(text))
+      assert.match(text.stdout, /^no worker answered before the shutdown: nothing was verified$/m, show(text))
+      assert.doesNotMatch(text.stdout, /stopped \(/, show(text))
+      await assertAlive(s1, s4)
+      assert.deepEqual(await env.eventLeftovers(), [])
+    })
+
+    /** A prefork worker on a queue of its own, busy with wfctl_tasks.sleepy(seconds) once this returns. */
+    async function busyWorker(name: string, seconds: number, extraArgs: string[] = []): Promise<{w: Worker; id: string}> {
+      const queue = `q-${token()}`
+      const [w] = await startWith({pool: 'prefork', concurrency: 1, queues: [queue], extraArgs}, name)
+      const call = await celery(['call', 'wfctl_tasks.sleepy', '--args', JSON.stringify([seconds]), '--queue', queue], {...env.worker, timeoutMs: 30_000})
+      assert.equal(call.code, 0, `celery call failed:\n${call.stdout}\n${call.stderr}`)
+      const id = call.stdout.trim().split('\n').at(-1)!.trim()
+      const active = await poll(async () => {
+        const run = await wf(env.main, ['inspect', 'active', '-d', w.node, '-t', '5', '--json'])
+        return ((json(run).replies?.[w.node] ?? []) as {id: string}[]).map((t) => t.id)
+      }, (ids) => ids.includes(id), 20_000, 200)
+      assert.ok(active.includes(id), `the task ${id} never became active on ${w.node}:\n${w.log()}`)
+      return {w, id}
+    }
+
+    test('(h) a busy worker: "stopping", naming its task, exit 1 — its process still runs, and ends when the task ends', async () => {
+      const {w, id} = await busyWorker('busy-', 8)
+      const run = await wf(env.main, ['control', 'shutdown', '-d', w.node, '--yes', '--wait', '2', '--json'])
+      assert.equal(run.code, 1, `README.md#exit-codes: a stopping node is not a stopped one\n${show(run)}`)
+      const out = json(run)
+      assert.equal(out.nodes[w.node].state, 'stopping', show(run))
+      assert.equal(out.nodes[w.node].activeTasks, 1)
+      assert.deepEqual(out.nodes[w.node].tasks, [{id, name: 'wfctl_tasks.sleepy'}])
+      assert.deepEqual(out.stopping, [w.node])
+      assert.deepEqual(out.stopped, [], `a busy worker was claimed stopped\n${show(run)}`)
+      assert.ok(isRunning(w), `${w.node} ended although its task was still running:\n${w.log()}`)
+      // The warm shutdown does finish: the process ends once the task is done.
+      assert.ok(await endsWithin(w, 8000 + EXIT_MS), `${w.node} still runs after its task should have ended:\n${w.log()}`)
+      assert.match(w.log(), new RegExp(`${id}\\] succeeded`), `the task did not finish: a warm shutdown must let it\n${w.log()}`)
+    })
+
+    test('(k) a busy worker with task events (-E): "stopped" once its task is seen ending within --wait; the process is gone', async () => {
+      const {w, id} = await busyWorker('busy-ev-', 4, ['-E'])
+      const run = await wf(env.main, ['control', 'shutdown', '-d', w.node, '--yes', '--wait', '30'])
+      assert.equal(run.code, 0, show(run))
+      assert.match(run.stdout, new RegExp(`^${w.node.replace(/[.]/g, '\\.')}\\s+stopped\\s+after 1 task ended: wfctl_tasks\\.sleepy\\[${id}\\]$`, 'm'), show(run))
+      assert.match(run.stdout, /^1 of 1 node stopped \([\d.]+s\)$/m, show(run))
+      assert.ok(await endsWithin(w, EXIT_MS), `${w.node} still runs ${EXIT_MS} ms after wfctl reported it stopped:\n${w.log()}`)
+      assert.match(w.log(), new RegExp(`${id}\\] succeeded`), w.log())
+      assert.deepEqual(await env.eventLeftovers(), [], 'the event listener left something in the broker')
+    })
+
+    test('(k2) --json of the same: state stopped, activeTasks 0, the finished task named, verified', async () => {
+      const {w, id} = await busyWorker('busy-ej-', 3, ['-E'])
+      const run = await wf(env.main, ['control', 'shutdown', '-d', w.node, '--yes', '--wait', '30', '--json'])
+      assert.equal(run.code, 0, show(run))
+      const out = json(run)
+      assert.deepEqual(out.nodes[w.node], {state: 'stopped', activeTasks: 0, finished: [{id, name: 'wfctl_tasks.sleepy'}]}, show(run))
+      assert.equal(out.verified, true)
+      assert.equal(out.taskEvents, true)
+      assert.ok(await endsWithin(w, EXIT_MS), `${w.node} still runs ${EXIT_MS} ms after wfctl reported it stopped:\n${w.log()}`)
+      assert.deepEqual(await env.eventLeftovers(), [])
     })
 
     test('(d) shutdown -d NODE --yes --reason: exit 0, reported stopped, the process ends and logged the reason', async () => {
@@ -118,6 +196,7 @@ function shutdownSuite(name: string, open: () => Promise<ShutdownEnv>): void {
       assert.deepEqual(out.running, [])
       assert.deepEqual(out.missing, [])
       assert.equal(out.verified, true)
+      assert.deepEqual(out.nodes, {[s1.node]: {state: 'stopped', activeTasks: 0}}, show(run))
       assert.ok(await endsWithin(s1, EXIT_MS), `${s1.node} still runs ${EXIT_MS} ms after wfctl reported it stopped:\n${s1.log()}`)
       assert.match(s1.log(), /because test/, `the worker did not log the reason:\n${s1.log()}`)
       await assertAlive(s4)
@@ -137,7 +216,7 @@ function shutdownSuite(name: string, open: () => Promise<ShutdownEnv>): void {
       const [s2, s3] = await start('s2-', 's3-')
       const run = await wf(env.main, ['control', 'shutdown', '--all', '--yes', '--reason', 'all test', '-t', '1'])
       assert.equal(run.code, 0, show(run))
-      for (const w of [s2, s3]) assert.match(run.stdout, new RegExp(`^\\s*${w.node.replace(/[.]/g, '\\.')}\\s+stopped\\s*$`, 'm'), show(run))
+      for (const w of [s2, s3]) assert.match(run.stdout, new RegExp(`^\\s*${w.node.replace(/[.]/g, '\\.')}\\s+stopped\\s+was idle$`, 'm'), show(run))
       assert.match(run.stdout, /^2 of 2 nodes stopped \([\d.]+s\)$/m, show(run))
       for (const w of [s2, s3]) {
         assert.ok(await endsWithin(w, EXIT_MS), `${w.node} still runs ${EXIT_MS} ms after the shutdown:\n${w.log()}`)
@@ -159,6 +238,8 @@ shutdownSuite('Redis', async () => {
     worker: {broker: redisUrl(DB), keyPrefix: prefix},
     main: {label: `Redis DB ${DB}, prefix ${prefix}`, flags: ['-b', redisUrl(DB), '--redis-key-prefix', prefix], leftovers: () => redisLeftovers(redis, prefix)},
     withPassword: (password) => ['-b', `redis://:${password}@${REDIS_HOST}:${REDIS_PORT}/${DB}`, '--redis-key-prefix', prefix],
+    // A subscription writes nothing; any event key under this prefix would be wfctl's doing.
+    eventLeftovers: async () => (await keysWithPrefix(redis, prefix)).filter((k) => k.includes('celeryev')),
     close: async () => {
       await deleteKeysWithPrefix(redis, prefix)
       redis.disconnect()
@@ -174,6 +255,7 @@ shutdownSuite('RabbitMQ', async () => {
     main,
     withPassword: (password) => ['-b', `amqp://guest:${password}@${AMQP_HOST}:${AMQP_PORT}/${encodeURIComponent(vhost.name)}`],
     mainPassword: 'guest',
+    eventLeftovers: async () => (await rabbitctl('list_queues', '-p', vhost.name, 'name')).split('\n').map((l) => l.trim()).filter((l) => l.startsWith('celeryev.')),
     close: async () => {
       await main.close()
       const left = await rabbitReplyQueues(vhost.name)

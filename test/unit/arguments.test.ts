@@ -213,7 +213,7 @@ test('reachesMany: a broadcast, a pattern, or any number of destinations but one
   assert.equal(reachesMany({destination: ['a@h'], pattern: 'a@*', matcher: 'glob'}), true)
 })
 
-test('isDestructive: shutdown, restarts and terminations always; shrinking many pools; nothing else', () => {
+test('isDestructive: shutdown, restarts and terminations always; shrinking many pools or cancelling consumers on many nodes; nothing else', () => {
   const one = {destination: ['a@h']}
   const all = {}
   for (const method of ['shutdown', 'pool_restart', 'terminate']) {
@@ -225,13 +225,13 @@ test('isDestructive: shutdown, restarts and terminations always; shrinking many 
   assert.equal(isDestructive('revoke', {task_id: ['x']}, all), false)
   assert.equal(isDestructive('revoke_by_stamped_headers', {headers: {a: 'b'}, terminate: true}, one), true)
   assert.equal(isDestructive('revoke_by_stamped_headers', {headers: {a: 'b'}}, all), false)
-  for (const method of ['autoscale', 'pool_shrink']) {
+  for (const method of ['autoscale', 'pool_shrink', 'cancel_consumer']) {
     assert.equal(isDestructive(method, {n: 1}, all), true, `${method} broadcast`)
     assert.equal(isDestructive(method, {n: 1}, {pattern: 'w*'}), true, `${method} pattern`)
     assert.equal(isDestructive(method, {n: 1}, {destination: ['a@h', 'b@h']}), true, `${method} two nodes`)
     assert.equal(isDestructive(method, {n: 1}, one), false, `${method} one node`)
   }
-  for (const method of ['ping', 'pool_grow', 'rate_limit', 'time_limit', 'add_consumer', 'cancel_consumer', 'enable_events', 'active', 'stats']) {
+  for (const method of ['ping', 'pool_grow', 'rate_limit', 'time_limit', 'add_consumer', 'enable_events', 'active', 'stats']) {
     assert.equal(isDestructive(method, {terminate: true}, all), false, method)
   }
 })

@@ -31,7 +31,7 @@ function harness(answers: unknown[]) {
       calls.push({method, args, nodes})
       return result(method, Object.fromEntries(nodes.map((n) => [n, {ok: 'done'}])))
     },
-    shutdown: async (nodes) => ({method: 'shutdown', replies: {}, missing: [], errors: {}, duplicates: [], elapsedMs: 1, stopped: nodes, running: [], verified: true}),
+    shutdown: async (nodes) => ({method: 'shutdown', replies: {}, missing: [], errors: {}, duplicates: [], elapsedMs: 1, stopped: nodes, stopping: [], running: [], nodes: Object.fromEntries(nodes.map((n) => [n, {state: 'stopped' as const, activeTasks: 0}])), verified: true, waited: true, taskEvents: false, taskEventsNotHeard: []}),
     show: (text) => shown.push(text),
     note: (text) => notes.push(text),
     render: {status: (r) => `status ${Object.keys(r.replies).join(',')}`, view: (r) => `view ${r.method}`, replies: (r) => `replies ${r.method}`, shutdown: (r) => `stopped ${r.stopped.join(',')}`},

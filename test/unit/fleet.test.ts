@@ -6,7 +6,7 @@ import {test} from 'node:test'
 
 import {UsageError} from '../../src/errors.ts'
 import {exitCodeOf, summarize} from '../../src/fleet/outcome.ts'
-import {awaitedNodes, completionOf, parseDestinations, parseExpect} from '../../src/fleet/roster.ts'
+import {awaitedNodes, checkRoster, completionOf, parseDestinations, parseExpect} from '../../src/fleet/roster.ts'
 import type {Collected} from '../../src/protocol/collector.ts'
 import type {CallResult} from '../../src/protocol/mailbox.ts'
 
@@ -109,4 +109,40 @@ test('rosters: counts are positive, names are node names, files are small regula
     assert.throws(() => parseExpect(bad), UsageError, JSON.stringify(bad))
   }
   assert.deepEqual(parseDestinations(['celery@airflow-worker-0.airflow.svc:1', 'w_1+x=y~%@h']), ['celery@airflow-worker-0.airflow.svc:1', 'w_1+x=y~%@h'])
+})
+
+test('unanswered: the mailboxes that heard a plain broadcast and sent no reply, known only when the broker counts them', () => {
+  const two = collected('a@h', 'b@h')
+  assert.equal(summarize('ping', call(two, {listeners: 3}), [], undefined).unanswered, 1)
+  assert.equal(summarize('ping', call(two, {listeners: 2}), [], undefined).unanswered, 0)
+  // RabbitMQ: not known.
+  assert.equal(summarize('ping', call(two), [], undefined).unanswered, null)
+  // Addressed: every mailbox hears it, only some are meant to answer.
+  const addressed = call(two, {listeners: 5, request: {method: 'ping', arguments: {}, destination: ['a@h', 'b@h'], pattern: null, matcher: null}})
+  assert.equal(summarize('ping', addressed, ['a@h', 'b@h'], undefined).unanswered, null)
+  const pattern = call(two, {listeners: 5, request: {method: 'ping', arguments: {}, destination: null, pattern: '*', matcher: 'glob'}})
+  assert.equal(summarize('ping', pattern, [], undefined).unanswered, null)
+  // An early exit (--expect reached) has not waited for the others.
+  assert.equal(summarize('ping', call(two, {listeners: 3, complete: true}), [], {count: 2}).unanswered, null)
+  // Same-named workers are mailboxes of their own: their replies count, not their names.
+  assert.equal(summarize('ping', call(collected('a@h', 'a@h'), {listeners: 2}), [], undefined).unanswered, 0)
+  // One subscription serving many simulated workers never goes below 0.
+  assert.equal(summarize('ping', call(collected('a@h', 'b@h', 'c@h'), {listeners: 1}), [], undefined).unanswered, 0)
+})
+
+test('checkRoster: a roster the request can never satisfy is refused', () => {
+  const ok = (target: Parameters<typeof checkRoster>[0], roster: Parameters<typeof checkRoster>[1]) => assert.doesNotThrow(() => checkRoster(target, roster))
+  const bad = (target: Parameters<typeof checkRoster>[0], roster: Parameters<typeof checkRoster>[1], message: RegExp) =>
+    assert.throws(() => checkRoster(target, roster), (e: Error) => e instanceof UsageError && message.test(e.message))
+  ok({destination: ['a@h']}, undefined)
+  ok({destination: []}, {count: 5})
+  ok({destination: ['a@h', 'b@h']}, {count: 2})
+  ok({destination: ['a@h', 'b@h']}, {names: ['a@h']})
+  ok({pattern: 'w*@h', matcher: 'glob'}, {names: ['w1@h', 'w2@h']})
+  ok({pattern: 'w', matcher: 'pcre'}, {names: ['w1@h']})
+  bad({destination: ['w1@h']}, {count: 2}, /--expect 2 cannot be met by 1 -d node/)
+  bad({destination: ['a@h', 'b@h', 'c@h']}, {count: 2}, /--expect 2 cannot be met by 3 -d nodes/)
+  bad({destination: ['a@h']}, {names: ['a@h', 'ghost@h']}, /--expect names ghost@h, which -d does not address/)
+  bad({pattern: 'w*@h', matcher: 'glob'}, {names: ['w1@h', 'x1@h']}, /x1@h, which --pattern "w\*@h" \(glob\) does not match/)
+  bad({pattern: 'w1$', matcher: 'pcre'}, {names: ['w1@h']}, /does not match/)
 })

@@ -130,7 +130,17 @@ const HELPERS = new Set([
 
 type Driver = (h: string, view: {color: boolean; columns: number}) => string[]
 
-const shutdown = (h: string): ShutdownResult => ({method: 'shutdown', replies: {}, missing: [h], errors: {}, duplicates: [], elapsedMs: 1, stopped: [h, `a${h}`], running: [h], verified: true})
+const shutdown = (h: string): ShutdownResult => ({
+  method: 'shutdown', replies: {}, missing: [`u${h}`], errors: {}, duplicates: [], elapsedMs: 1, stopped: [h, `a${h}`], stopping: [`s${h}`], running: [`r${h}`],
+  nodes: {
+    [h]: {state: 'stopped', activeTasks: 0, finished: [{id: h, name: h}]},
+    [`a${h}`]: {state: 'stopped', activeTasks: 0},
+    [`s${h}`]: {state: 'stopping', activeTasks: 1, tasks: [{id: h, name: h}]},
+    [`r${h}`]: {state: 'running', activeTasks: 1, tasks: [{id: h, name: null}]},
+    [`u${h}`]: {state: 'unknown', activeTasks: null, reason: h},
+  },
+  verified: false, waited: true, taskEvents: true, taskEventsNotHeard: [`s${h}`],
+})
 const healthOf = (h: string) =>
   evaluate(
     fleet('active_queues', h, {[h]: [{name: h}], [`idle${h}`]: [], [`ok${h}`]: [{name: 'celery'}, h]}),
@@ -145,7 +155,7 @@ const DRIVERS: Record<string, Driver> = {
   statusLine: (h) => [text.statusLine(fleet('ping', h, {[h]: {ok: 'pong'}}))],
   silenceHint: (h) => [text.silenceHint({...fleet('ping', h, {}), replies: {}}, h) ?? ''],
   shutdownTable: (h, v) => [text.shutdownTable(shutdown(h), v)],
-  shutdownLine: (h) => [text.shutdownLine(shutdown(h)), text.shutdownLine({...shutdown(h), verified: false})],
+  shutdownLine: (h) => [text.shutdownLine(shutdown(h)), text.shutdownLine({...shutdown(h), waited: false})],
   table: (h, v) => {
     const t = text.table([`HEAD${h}`, h], v)
     t.push([h, {text: h, paint: (s) => `<${s}>`}])

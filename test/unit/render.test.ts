@@ -45,20 +45,45 @@ test('summary lines, as the contract shows them', () => {
   assert.match(statusTable(result({replies: {'a@h': {ok: 'pong'}}, latencyMs: {'a@h': 2}}), view), /a@h\s+online\s+2 ms/)
 })
 
+test('a broadcast heard by more mailboxes than replied says so (Redis); nothing when the count is not known', () => {
+  assert.equal(summaryLine(result({replies: {a: 1, b: 1}, listeners: 3, unanswered: 1})), '2 nodes replied, 3 mailboxes heard it, 2 replied (12 ms)')
+  assert.equal(summaryLine(result({replies: {a: 1}, listeners: 2, unanswered: 1})), '1 node replied, 2 mailboxes heard it, 1 replied (12 ms)')
+  assert.equal(summaryLine(result({replies: {a: 1, b: 1}, listeners: 2, unanswered: 0})), '2 nodes replied (12 ms)')
+  assert.equal(summaryLine(result({replies: {a: 1, b: 1}, listeners: null, unanswered: null})), '2 nodes replied (12 ms)')
+  assert.equal(statusLine(result({replies: {a: 1, b: 1}, listeners: 3, unanswered: 1})), '2 nodes online, 3 mailboxes heard the ping, 2 replied.')
+  assert.equal(statusLine(result({replies: {a: 1}, listeners: 2, unanswered: 0})), '1 node online.')
+  assert.match(silenceHint(result({replies: {a: 1}, listeners: 2, unanswered: 1}), 'x')!, /hears the broadcast but does not reply is a worker blocked or busy/)
+  assert.equal(silenceHint(result({replies: {a: 1}, listeners: 1, unanswered: 0}), 'x'), undefined)
+})
+
 test('a hint when the broker says nobody listens', () => {
   assert.match(silenceHint(result({listeners: 0}), 'channel /5.celery.pidbox')!, /nobody listens on channel \/5\.celery\.pidbox/)
   assert.equal(silenceHint(result({listeners: null}), 'x'), undefined)
   assert.equal(silenceHint(result({listeners: 0, replies: {a: 1}}), 'x'), undefined)
 })
 
-test('shutdown: each node stopped, still running, or unverifiable', () => {
-  const r: ShutdownResult = {method: 'shutdown', replies: {}, missing: ['z@h'], errors: {}, duplicates: [], elapsedMs: 1500, stopped: ['a@h'], running: ['b@h'], verified: true}
-  const out = shutdownTable(r, view)
-  assert.match(out, /a@h\s+stopped/)
-  assert.match(out, /b@h\s+still running/)
-  assert.match(out, /z@h\s+no answer before shutdown \(not running, or busy\)/)
-  assert.equal(shutdownLine(r), '1 of 2 nodes stopped (1.5s), still running: b@h, not verified, no answer before shutdown: z@h')
-  assert.equal(shutdownLine({...r, verified: false}), 'shutdown sent; not verified (--no-wait)')
+test('shutdown: each node stopped, stopping (naming its tasks), still running, or unknown', () => {
+  const r: ShutdownResult = {
+    method: 'shutdown', replies: {}, missing: ['z@h'], errors: {}, duplicates: [], elapsedMs: 1500,
+    stopped: ['a@h', 'e@h'], stopping: ['s@h'], running: ['b@h'],
+    nodes: {
+      'a@h': {state: 'stopped', activeTasks: 0},
+      'e@h': {state: 'stopped', activeTasks: 0, finished: [{id: 'id-2', name: 'proj.done'}]},
+      's@h': {state: 'stopping', activeTasks: 1, tasks: [{id: 'id-1', name: 'proj.sleepy'}]},
+      'b@h': {state: 'running', activeTasks: 0},
+      'z@h': {state: 'unknown', activeTasks: null, reason: 'no answer before the shutdown'},
+    },
+    verified: false, waited: true, taskEvents: true, taskEventsNotHeard: ['s@h'],
+  }
+  const out = shutdownTable(r, {...view, columns: 200})
+  assert.match(out, /^a@h\s+stopped\s+was idle$/m)
+  assert.match(out, /^e@h\s+stopped\s+after 1 task ended: proj\.done\[id-2\]$/m)
+  assert.match(out, /^s@h\s+stopping\s+exits when its task ends: proj\.sleepy\[id-1\]$/m)
+  assert.match(out, /^b@h\s+still running\s+still answers$/m)
+  assert.match(out, /^z@h\s+unknown\s+no answer before the shutdown$/m)
+  assert.equal(shutdownLine(r), '2 of 5 nodes stopped (1.5s), stopping, tasks still running: s@h, still running: b@h, unknown: z@h')
+  assert.equal(shutdownLine({...r, waited: false}), 'shutdown sent; not verified (--no-wait)')
+  assert.equal(shutdownLine({...r, nodes: {}, stopped: [], stopping: [], running: []}), 'no worker answered before the shutdown: nothing was verified')
 })
 
 test('a name that replied twice gets a row per reply, each marked, so no worker answer is hidden', () => {

@@ -18,6 +18,7 @@ Workers reply before the change is applied; check it with \`celery inspect activ
     exchange: Flags.string({summary: 'Exchange to bind the queue to (default: the queue name).'}),
     'exchange-type': Flags.option({summary: 'Exchange type (default: direct).', options: ['direct', 'topic', 'fanout', 'headers'] as const})(),
     'routing-key': Flags.string({summary: 'Binding routing key (default: the queue name).'}),
+    ...FleetCommand.reasonFlags,
     ...FleetCommand.dryRunFlags,
   }
 

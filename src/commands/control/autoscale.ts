@@ -17,7 +17,7 @@ confirmation on a terminal, --yes without one.`
     max: Args.string({description: 'Most pool processes (a positive integer).', required: true}),
     min: Args.string({description: 'Fewest pool processes (0 or more, at most MAX).', required: true}),
   }
-  static override flags = {...FleetCommand.targetFlags, ...FleetCommand.confirmFlags, ...FleetCommand.dryRunFlags}
+  static override flags = {...FleetCommand.targetFlags, ...FleetCommand.confirmFlags, ...FleetCommand.reasonFlags, ...FleetCommand.dryRunFlags}
 
   async run() {
     const {args, flags} = await this.parse(ControlAutoscale)

@@ -1,4 +1,5 @@
 import {FleetCommand} from '../../base-command.js'
+import type {DryRun} from '../../fleet/operation.js'
 import type {FleetResult} from '../../fleet/outcome.js'
 
 export default class ControlPing extends FleetCommand {
@@ -10,12 +11,14 @@ Returns as soon as every destination or expected node has replied (-d, --expect)
     '<%= config.bin %> control ping -d celery@web1,celery@web2',
     '<%= config.bin %> control ping --expect 3 -t 2 --json',
     '<%= config.bin %> control ping -b amqp://guest:guest@rabbit:5672// --expect @workers.txt',
+    '<%= config.bin %> control ping -d celery@web1 --dry-run',
   ]
-  static override flags = {...FleetCommand.targetFlags}
+  static override flags = {...FleetCommand.targetFlags, ...FleetCommand.dryRunFlags}
 
-  async run(): Promise<FleetResult> {
+  async run(): Promise<FleetResult | DryRun> {
     const {flags} = await this.parse(ControlPing)
     const plan = this.plan(flags, 'ping')
+    if (flags['dry-run']) return this.dryRun(plan)
     const {result, address} = await this.send(plan)
     return this.report(result, address, flags)
   }

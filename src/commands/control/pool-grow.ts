@@ -13,7 +13,7 @@ with --autoscale refuse it (adjust the autoscale range instead).`
     '<%= config.bin %> control pool-grow 2 --dry-run',
   ]
   static override args = {n: Args.string({description: 'How many processes to add (a positive integer).', default: '1'})}
-  static override flags = {...FleetCommand.targetFlags, ...FleetCommand.dryRunFlags}
+  static override flags = {...FleetCommand.targetFlags, ...FleetCommand.reasonFlags, ...FleetCommand.dryRunFlags}
 
   async run() {
     const {args, flags} = await this.parse(ControlPoolGrow)

@@ -19,6 +19,7 @@ interrupted, so it is destructive: confirmation on a terminal, --yes without one
     module: Flags.string({summary: 'Module to import in the new processes; repeatable.', multiple: true}),
     reload: Flags.boolean({summary: 'Reload modules that were already imported.'}),
     ...FleetCommand.confirmFlags,
+    ...FleetCommand.reasonFlags,
     ...FleetCommand.dryRunFlags,
   }
 

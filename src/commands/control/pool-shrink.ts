@@ -14,7 +14,7 @@ with --autoscale refuse it. Sent to more than one node it is destructive: confir
     '<%= config.bin %> control pool-shrink 2 --pattern "celery@batch-*" --yes',
   ]
   static override args = {n: Args.string({description: 'How many processes to remove (a positive integer).', default: '1'})}
-  static override flags = {...FleetCommand.targetFlags, ...FleetCommand.confirmFlags, ...FleetCommand.dryRunFlags}
+  static override flags = {...FleetCommand.targetFlags, ...FleetCommand.confirmFlags, ...FleetCommand.reasonFlags, ...FleetCommand.dryRunFlags}
 
   async run() {
     const {args, flags} = await this.parse(ControlPoolShrink)

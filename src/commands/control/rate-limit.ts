@@ -17,7 +17,7 @@ A worker that does not know the task answers "unknown task". See the new limit w
     task: Args.string({description: 'Task name, as registered.', required: true}),
     rate: Args.string({description: 'Rate: 10/m, 5/s, 100/h, a number per second, or 0 to disable.', required: true}),
   }
-  static override flags = {...FleetCommand.targetFlags, ...FleetCommand.dryRunFlags}
+  static override flags = {...FleetCommand.targetFlags, ...FleetCommand.reasonFlags, ...FleetCommand.dryRunFlags}
 
   async run() {
     const {args, flags} = await this.parse(ControlRateLimit)

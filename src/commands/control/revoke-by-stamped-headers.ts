@@ -21,6 +21,7 @@ on a terminal, --yes without one.`
     terminate: Flags.boolean({summary: 'Also terminate matching tasks that are running (destructive).'}),
     signal: Flags.string({summary: 'Signal for --terminate (default TERM).'}),
     ...FleetCommand.confirmFlags,
+    ...FleetCommand.reasonFlags,
     ...FleetCommand.dryRunFlags,
   }
 

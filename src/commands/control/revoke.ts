@@ -21,6 +21,7 @@ default): that is destructive, so it is confirmed on a terminal and needs --yes 
     terminate: Flags.boolean({summary: 'Also terminate the tasks if they are running (destructive).'}),
     signal: Flags.string({summary: 'Signal for --terminate (default TERM): TERM, KILL, INT, HUP, USR1...'}),
     ...FleetCommand.confirmFlags,
+    ...FleetCommand.reasonFlags,
     ...FleetCommand.dryRunFlags,
   }
 

@@ -18,7 +18,7 @@ unknown". Destructive: confirmed on a terminal, --yes without one.`
     signal: Args.string({description: 'Signal name: TERM, KILL, INT, HUP, USR1...', required: true}),
     id: Args.string({description: 'Task id(s) to terminate.', required: true}),
   }
-  static override flags = {...FleetCommand.targetFlags, ...FleetCommand.confirmFlags, ...FleetCommand.dryRunFlags}
+  static override flags = {...FleetCommand.targetFlags, ...FleetCommand.confirmFlags, ...FleetCommand.reasonFlags, ...FleetCommand.dryRunFlags}
 
   async run() {
     const {argv, flags} = await this.parse(ControlTerminate)

@@ -18,7 +18,7 @@ its process. A worker that does not know the task answers "unknown task". See th
     soft: Args.string({description: 'Soft time limit in seconds.', required: true}),
     hard: Args.string({description: 'Hard time limit in seconds (at least SOFT).'}),
   }
-  static override flags = {...FleetCommand.targetFlags, ...FleetCommand.dryRunFlags}
+  static override flags = {...FleetCommand.targetFlags, ...FleetCommand.reasonFlags, ...FleetCommand.dryRunFlags}
 
   async run() {
     const {args, flags} = await this.parse(ControlTimeLimit)

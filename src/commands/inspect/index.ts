@@ -1,8 +1,11 @@
 import {Flags} from '@oclif/core'
 
-import {FleetCommand} from '../../base-command.js'
+import {FleetCommand, type AuditStart} from '../../base-command.js'
 import {UsageError} from '../../errors.js'
+import {isChange} from '../../fleet/audit.js'
 import {SHUTDOWN_WAIT_SECONDS} from '../../fleet/operation.js'
+import type {FleetResult} from '../../fleet/outcome.js'
+import type {ShutdownResult} from '../../fleet/shutdown.js'
 
 const SUBCOMMANDS = 'active, reserved, scheduled, revoked, registered, stats, active-queues, query-task, conf, clock, report, memsample, memdump, objgraph, ping'
 
@@ -32,13 +35,28 @@ is removed either way. Without a terminal it exits 2: use the subcommands (${SUB
     const {inspectView} = await import('../../render/inspect.js')
     const {Explorer} = await import('../../explorer/explorer.js')
     const view = this.view(flags)
-    const call = (method: string, args: Record<string, unknown>, nodes: string[]) => operation.request({method, args, target: {destination: nodes}, timeoutMs})
+    // Each action that changes workers is one line in the audit log, written as soon as it is done.
+    const audited = async <T extends FleetResult | ShutdownResult>(start: AuditStart, work: () => Promise<T>): Promise<T> => {
+      try {
+        const result = await work()
+        this.auditAction(start, {result})
+        return result
+      } catch (error) {
+        this.auditAction(start, {error: error as Error})
+        throw error
+      }
+    }
+    const call = (method: string, args: Record<string, unknown>, nodes: string[]) => {
+      const send = () => operation.request({method, args, target: {destination: nodes}, timeoutMs})
+      return isChange(method) ? audited({method, args, target: {destination: nodes}, broker: opts.url.masked}, send) : send()
+    }
+    const reason = `shutdown requested by wfctl inspect (${this.operator()})`
     const explorer = new Explorer({
       broker: opts.url.masked,
       discover: () => call('ping', {}, []),
       call,
       // The same shutdown as `wfctl control shutdown -d NODES`: running nodes learnt first, then verified.
-      shutdown: (nodes) => operation.shutdown({target: {destination: nodes}, reason: `shutdown requested by wfctl inspect (${this.operator()})`, waitMs: SHUTDOWN_WAIT_SECONDS * 1000, pingTimeoutMs: timeoutMs}),
+      shutdown: (nodes) => audited({method: 'shutdown', args: {msg: reason}, target: {destination: nodes}, broker: opts.url.masked}, () => operation.shutdown({target: {destination: nodes}, reason, waitMs: SHUTDOWN_WAIT_SECONDS * 1000, pingTimeoutMs: timeoutMs})),
       show: (text) => this.log(text),
       note: (text) => this.logToStderr(text),
       render: {
