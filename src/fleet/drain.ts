@@ -1,7 +1,7 @@
 import {InterruptedError} from '../errors.js'
 import type {Addressed, FleetOperation} from './operation.js'
 import {own, type FleetResult} from './outcome.js'
-import {tasksOf, type ShutdownResult, type TaskRef} from './shutdown.js'
+import {pause, tasksOf, type ShutdownResult, type TaskRef} from './shutdown.js'
 
 /*
  * Draining nodes for maintenance and migrations: make each targeted node stop taking work (cancel
@@ -368,17 +368,4 @@ async function round(operation: FleetOperation, draining: string[], confirmed: S
     if (r.active === undefined || r.reserved === undefined) r.answered = false
   }
   return rounds
-}
-
-function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (ms <= 0 || signal?.aborted) return resolve()
-    const timer = setTimeout(done, ms)
-    signal?.addEventListener('abort', done, {once: true})
-    function done() {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-  })
 }

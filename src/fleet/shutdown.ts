@@ -179,7 +179,8 @@ export async function shutdownNodes(mailbox: Mailbox, opts: ShutdownOptions, bef
   }
 }
 
-function pause(ms: number, signal?: AbortSignal): Promise<void> {
+/** Waits ms, or less if the signal aborts first (it never rejects). */
+export function pause(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (ms <= 0 || signal?.aborted) return resolve()
     const timer = setTimeout(done, ms)
