@@ -2,7 +2,7 @@ import type {Channel, ChannelModel} from 'amqplib'
 
 import {heartbeatBody, type AmqpMailbox, type BrokerFacts, type DoctorProbe, type FixOutcome, type HeardHeartbeat} from '../wire/doctor.js'
 import {connectAmqp} from './amqp.js'
-import {brokerFailure, withDeadline, type TransportOptions} from './common.js'
+import {brokerFailure, listenFor, withDeadline, type TransportOptions} from './common.js'
 
 /*
  * `wfctl doctor` on RabbitMQ, from a plain client (no management plugin, no rabbitmqctl): passive
@@ -67,13 +67,7 @@ export class AmqpDoctor implements DoctorProbe {
           if (beat) heard.push({...beat, exchange: EVENT_EXCHANGE})
         }, {noAck: true})
       })(), 'cannot listen for heartbeats on')
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, windowMs)
-        signal.addEventListener('abort', () => {
-          clearTimeout(timer)
-          resolve()
-        }, {once: true})
-      })
+      await listenFor(windowMs, signal)
     } finally {
       await ch.close().catch(() => {})
     }

@@ -62,3 +62,17 @@ export function brokerFailure(url: BrokerUrl, error: unknown, doing: string): Br
   } else why = maskSecrets(message.split('\n')[0], url.password)
   return new BrokerError(`${doing} ${url.masked}: ${why}`)
 }
+
+/** Waits ms, or less if the signal aborts first (it never rejects): a listening window. */
+export function listenFor(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve()
+    const done = () => {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    signal.addEventListener('abort', done, {once: true})
+  })
+}

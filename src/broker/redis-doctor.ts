@@ -1,8 +1,8 @@
 import {decodeEnvelope} from '../wire/envelope.js'
 import {heartbeatBody, type BrokerFacts, type DoctorProbe, type FixOutcome, type HeardHeartbeat, type RedisNamespace, type ReplyLeftover} from '../wire/doctor.js'
 import {RespConnection, RespError, type Reply, type RespOptions} from './resp.js'
-import {SEP} from './redis.js'
-import {brokerFailure, withDeadline, type TransportOptions} from './common.js'
+import {openResp, SEP} from './redis.js'
+import {brokerFailure, listenFor, type TransportOptions} from './common.js'
 
 /*
  * `wfctl doctor` on Redis. Pub/sub is server-wide: a channel name carries the database and key
@@ -67,38 +67,8 @@ export class RedisDoctor implements DoctorProbe {
     this.selected = opts.url.db
   }
 
-  private options(over: Partial<RespOptions> = {}): RespOptions {
-    const {url, connectTimeoutMs} = this.opts
-    return {
-      host: url.host,
-      port: url.port,
-      tls: url.tls ? {servername: url.host, rejectUnauthorized: url.verifyCertificate} : undefined,
-      username: url.username,
-      password: url.password,
-      db: url.db,
-      name: 'wfctl-doctor',
-      commandTimeoutMs: connectTimeoutMs,
-      ...over,
-    }
-  }
-
-  private async open(over: Partial<RespOptions> = {}): Promise<RespConnection> {
-    const {url, connectTimeoutMs} = this.opts
-    let connection: RespConnection | undefined
-    try {
-      return await withDeadline(
-        RespConnection.open(this.options(over), (c) => {
-          connection = c
-          this.connections.add(c)
-        }),
-        connectTimeoutMs,
-        `cannot connect to ${url.masked}`,
-        () => connection?.destroy(),
-      )
-    } catch (error) {
-      connection?.destroy()
-      throw brokerFailure(url, error, 'cannot connect to')
-    }
+  private open(over: Partial<RespOptions> = {}): Promise<RespConnection> {
+    return openResp(this.opts, {name: 'wfctl-doctor', ...over}, (c) => this.connections.add(c))
   }
 
   async connect(): Promise<void> {
@@ -142,13 +112,7 @@ export class RedisDoctor implements DoctorProbe {
     const sub = await this.open({onPush, name: 'wfctl-doctor-events'})
     try {
       await sub.call('PSUBSCRIBE', '*/worker.heartbeat')
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, windowMs)
-        signal.addEventListener('abort', () => {
-          clearTimeout(timer)
-          resolve()
-        }, {once: true})
-      })
+      await listenFor(windowMs, signal)
     } catch (error) {
       throw brokerFailure(this.opts.url, error, 'cannot listen for heartbeats on')
     } finally {

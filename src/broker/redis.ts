@@ -65,6 +65,43 @@ export function globEscape(text: string): string {
   return text.replace(/[\\*?[\]]/g, (c) => `\\${c}`)
 }
 
+/**
+ * One RESP connection to the URL's server and database within `timeoutMs`: `created` sees it before
+ * it connects (so an interrupt can end it); a failure is one masked line naming the cause.
+ * A broker that stops answering after connecting must not hang a command either: every command is
+ * bounded by the connect timeout unless `over` says otherwise.
+ */
+export async function openResp(
+  opts: TransportOptions,
+  over: Partial<RespOptions>,
+  created: (connection: RespConnection) => void,
+  timeoutMs = opts.connectTimeoutMs,
+): Promise<RespConnection> {
+  const {url, connectTimeoutMs} = opts
+  let connection: RespConnection | undefined
+  const options: RespOptions = {
+    host: url.host,
+    port: url.port,
+    tls: url.tls ? {servername: url.host, rejectUnauthorized: url.verifyCertificate} : undefined,
+    username: url.username,
+    password: url.password,
+    db: url.db,
+    name: 'wfctl',
+    commandTimeoutMs: connectTimeoutMs,
+    ...over,
+  }
+  const opening = RespConnection.open(options, (c) => {
+    connection = c
+    created(c)
+  })
+  try {
+    return await withDeadline(opening, timeoutMs, `cannot connect to ${url.masked}`, () => connection?.destroy())
+  } catch (error) {
+    connection?.destroy()
+    throw brokerFailure(url, error, 'cannot connect to')
+  }
+}
+
 export class RedisTransport implements Transport {
   readonly kind = 'redis'
   readonly requestAddress: string
@@ -79,37 +116,11 @@ export class RedisTransport implements Transport {
     this.requestAddress = `channel ${this.names.requestChannel}`
   }
 
-  private get options(): RespOptions {
-    const {url, connectTimeoutMs} = this.opts
-    return {
-      host: url.host,
-      port: url.port,
-      tls: url.tls ? {servername: url.host, rejectUnauthorized: url.verifyCertificate} : undefined,
-      username: url.username,
-      password: url.password,
-      db: url.db,
-      name: 'wfctl',
-      // A broker that stops answering after connecting must not hang a command either.
-      commandTimeoutMs: connectTimeoutMs,
-    }
-  }
-
   /** Connects within `timeoutMs` (the connect timeout); the failure names the cause (refused, auth...). */
   private async open(over: Partial<RespOptions> = {}, timeoutMs = this.opts.connectTimeoutMs): Promise<RespConnection> {
-    const {url} = this.opts
-    let connection: RespConnection | undefined
-    const opening = RespConnection.open({...this.options, ...over}, (c) => {
-      connection = c
-      this.connections.add(c)
-    })
-    try {
-      const ready = await withDeadline(opening, timeoutMs, `cannot connect to ${url.masked}`, () => connection?.destroy())
-      if (this.closed) ready.destroy()
-      return ready
-    } catch (error) {
-      connection?.destroy()
-      throw brokerFailure(url, error, 'cannot connect to')
-    }
+    const ready = await openResp(this.opts, {name: 'wfctl', ...over}, (c) => this.connections.add(c), timeoutMs)
+    if (this.closed) ready.destroy()
+    return ready
   }
 
   async connect(): Promise<void> {

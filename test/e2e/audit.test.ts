@@ -11,6 +11,7 @@ import {after, before, describe, test} from 'node:test'
 import {deleteKeysWithPrefix, redisClient, redisUrl, token} from '../helpers/brokers.js'
 import {runWfctl, spawnWfctl, type LiveRun} from '../helpers/cli.js'
 import {waitFor} from '../helpers/poll.js'
+import {HOSTILE_URLS} from '../helpers/hostile-urls.js'
 
 const DB = 3
 const prefix = `wfctl-audit-${token()}:`
@@ -185,20 +186,8 @@ describe('audit log: no password, whatever the URL looks like', () => {
     assert.equal(log.lines()[0].broker, `redis://${user}:****@127.0.0.1:6379/${DB}`)
   })
 
-  // The shapes of test/hostile/secrets.test.ts: a broker that cannot be reached is still an attempt (logged, exit 3).
-  const HOSTILE: {url: string; secrets: string[]}[] = [
-    {url: 'amqp://a:S3cr3tPw@127.0.0.1:1//;amqp://b:S3cr3tPw2@127.0.0.1:1//', secrets: ['S3cr3tPw', 'S3cr3tPw2']},
-    {url: ' redis://:S3cr3tPw@127.0.0.1:1/0', secrets: ['S3cr3tPw']},
-    {url: 'redis//:S3cr3tPw@127.0.0.1:1', secrets: ['S3cr3tPw']},
-    {url: 'redis:/u:S3cr3tPw@127.0.0.1:1', secrets: ['S3cr3tPw']},
-    {url: 'redis://:S3cr@tPw@127.0.0.1:1/0', secrets: ['S3cr@tPw']},
-    {url: 'redis://u:S3c:rPw@127.0.0.1:1/0', secrets: ['S3c:rPw']},
-    {url: 'redis://:S3c/rPw@127.0.0.1:1/0', secrets: ['S3c/rPw']},
-    {url: 'redis://127.0.0.1:1/0?password=S3cr3tPw', secrets: ['S3cr3tPw']},
-    {url: 'amqp://u:S3cr3tPw@127.0.0.1:1/vh', secrets: ['S3cr3tPw']},
-    {url: 'redis://:S3cr%33tPw@127.0.0.1:1/0', secrets: ['S3cr%33tPw', 'S3cr3tPw']},
-    {url: 'amqp://guest:S3cr3tPw@127.0.0.1:5672//', secrets: ['S3cr3tPw']},
-  ]
+  // Every hostile shape: a broker that cannot be reached (or refuses the login) is still an attempt (logged, exit 3).
+  const HOSTILE = HOSTILE_URLS
   test('hostile URL shapes, in -b and in the environment: no piece of a password in the log', async () => {
     const log = newLog()
     for (const {url, secrets} of HOSTILE) {

@@ -6,23 +6,9 @@ import {describe, it} from 'node:test'
 
 import {runWfctl, type CliRun} from '../helpers/cli.js'
 import {inBatches} from './support.js'
+import {HOSTILE_URLS} from '../helpers/hostile-urls.js'
 
-/** Port 1 on localhost: connection refused at once; the last two reach the real brokers. */
-const CASES: {url: string; secrets: string[]}[] = [
-  {url: 'amqp://a:S3cr3tPw@127.0.0.1:1//;amqp://b:S3cr3tPw2@127.0.0.1:1//', secrets: ['S3cr3tPw', 'S3cr3tPw2']},
-  {url: ' redis://:S3cr3tPw@127.0.0.1:1/0', secrets: ['S3cr3tPw']},
-  {url: 'redis//:S3cr3tPw@127.0.0.1:1', secrets: ['S3cr3tPw']},
-  {url: 'redis:/u:S3cr3tPw@127.0.0.1:1', secrets: ['S3cr3tPw']},
-  {url: 'redis://:S3cr@tPw@127.0.0.1:1/0', secrets: ['S3cr@tPw']},
-  {url: 'redis://u:S3c:rPw@127.0.0.1:1/0', secrets: ['S3c:rPw']},
-  {url: 'redis://:S3c/rPw@127.0.0.1:1/0', secrets: ['S3c/rPw']},
-  {url: 'redis://127.0.0.1:1/0?password=S3cr3tPw', secrets: ['S3cr3tPw']},
-  {url: 'amqp://u:S3cr3tPw@127.0.0.1:1/vh', secrets: ['S3cr3tPw']},
-  {url: 'redis://:S3cr%33tPw@127.0.0.1:1/0', secrets: ['S3cr%33tPw', 'S3cr3tPw']},
-  // The real brokers, refusing the login: their own error texts must not carry the password either.
-  {url: 'amqp://guest:S3cr3tPw@127.0.0.1:5672//', secrets: ['S3cr3tPw']},
-  {url: 'redis://nobody:S3cr3tPw@127.0.0.1:6379/0', secrets: ['S3cr3tPw']},
-]
+const CASES = HOSTILE_URLS
 
 /** Every 5-character piece of each secret (a longer piece contains one). */
 function fragments(secrets: string[]): string[] {
