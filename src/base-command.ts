@@ -167,6 +167,18 @@ export abstract class FleetCommand extends Command {
     return {destination, pattern: flags.pattern, matcher: flags.pattern ? flags.matcher ?? 'glob' : undefined}
   }
 
+  /**
+   * The target of a command that may never reach every worker by accident (shutdown, drain): -d or
+   * --pattern, or --all said out loud, never both.
+   */
+  protected explicitTarget(flags: {destination?: string[]; pattern?: string; matcher?: 'glob' | 'pcre'; all?: boolean}, verb: string): Addressed {
+    const target = this.target(flags)
+    const addressed = target.destination.length > 0 || target.pattern !== undefined
+    if (!addressed && !flags.all) throw new UsageError(`${verb} would reach every worker: pass --all, or address nodes with -d or --pattern`)
+    if (addressed && flags.all) throw new UsageError('--all cannot be combined with -d or --pattern')
+    return target
+  }
+
   protected timeoutMs(flags: {timeout: string}): number {
     return durationMs(flags.timeout, '--timeout')
   }

@@ -48,10 +48,7 @@ with --yes) and refuses without one unless --yes. Exits 0 when every node draine
 
   async run(): Promise<DrainResult | DrainDryRun> {
     const {flags} = await this.parse(ControlDrain)
-    const target = this.target(flags)
-    const addressed = target.destination.length > 0 || target.pattern !== undefined
-    if (!addressed && !flags.all) throw new UsageError('drain would reach every worker: pass --all, or address nodes with -d or --pattern')
-    if (addressed && flags.all) throw new UsageError('--all cannot be combined with -d or --pattern')
+    const target = this.explicitTarget(flags, 'drain')
     if (flags.reason !== undefined && flags.reason.trim() === '') throw new UsageError('--reason must not be empty')
     const session = this.sessionOptions(flags)
     const timeoutMs = this.timeoutMs(flags)

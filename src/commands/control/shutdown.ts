@@ -2,7 +2,6 @@ import {Flags} from '@oclif/core'
 
 import {durationMs} from '../../fleet/arguments.js'
 import {FleetCommand} from '../../base-command.js'
-import {UsageError} from '../../errors.js'
 import {whom} from '../../fleet/methods.js'
 import {planShutdown, SHUTDOWN_WAIT_SECONDS, type DryRun} from '../../fleet/operation.js'
 import type {ShutdownResult} from '../../fleet/shutdown.js'
@@ -35,10 +34,7 @@ on a terminal (skip with --yes) and refuses without one unless --yes.`
 
   async run(): Promise<ShutdownResult | DryRun> {
     const {flags} = await this.parse(ControlShutdown)
-    const target = this.target(flags)
-    const addressed = target.destination.length > 0 || target.pattern !== undefined
-    if (!addressed && !flags.all) throw new UsageError('shutdown would reach every worker: pass --all, or address nodes with -d or --pattern')
-    if (addressed && flags.all) throw new UsageError('--all cannot be combined with -d or --pattern')
+    const target = this.explicitTarget(flags, 'shutdown')
     const plan = planShutdown({
       session: this.sessionOptions(flags),
       target,
