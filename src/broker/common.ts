@@ -9,11 +9,25 @@ export interface LinkOptions {
   connectTimeoutMs: number
 }
 
+/**
+ * TLS files as paths (from --tls-ca / --tls-cert / --tls-key, a context, or airflow.cfg's ssl_*);
+ * the URL's own kombu query options (ssl_ca_certs, ssl_certfile, ssl_keyfile) fill what is unset.
+ */
+export interface TlsFiles {
+  ca?: string
+  cert?: string
+  key?: string
+}
+
 /** What a broker connection needs: where, which names, and how long to wait for it. */
 export interface TransportOptions {
   url: BrokerUrl
   namespace: Namespace
   connectTimeoutMs: number
+  /** TLS files given outside the URL. */
+  tls?: TlsFiles
+  /** Redis Sentinel: the name of the master to ask the sentinels for (kombu's master_name). */
+  sentinelMaster?: string
 }
 
 /** Bounds a broker operation by a deadline, turning a silent broker into an "unreachable" error. */

@@ -1,12 +1,14 @@
-import type {Namespace, Transport} from '../wire/transport.js'
+import type {Transport} from '../wire/transport.js'
 import type {DoctorProbe} from '../wire/doctor.js'
 import type {BrokerUrl} from '../broker/url.js'
+import type {TransportOptions} from '../broker/common.js'
 import {Mailbox} from '../protocol/mailbox.js'
 
-export interface SessionOptions {
+export interface SessionOptions extends TransportOptions {
+  /** The first URL to try. */
   url: BrokerUrl
-  namespace: Namespace
-  connectTimeoutMs: number
+  /** A failover list (`url;url`), in the order kombu tries them; `url` is its first. */
+  urls?: BrokerUrl[]
 }
 
 /** Loads only what the URL needs: amqplib never loads for Redis (wfctl speaks RESP itself, src/broker/resp.ts). */

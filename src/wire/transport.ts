@@ -60,9 +60,29 @@ export interface Transport {
    * a subscription on Redis, an exclusive auto-delete queue on RabbitMQ, gone with close().
    */
   watchEvents?(routingKeys: string[], onMessages: (messages: ReceivedMessage[]) => void): Promise<EventWatch>
+  /**
+   * How many messages wait in each named queue, and how many consumers it has where the broker can
+   * tell (RabbitMQ); read-only, creates nothing (Redis: LLEN of the queue and its priority lists;
+   * RabbitMQ: a passive declare).
+   */
+  queueDepths?(names: string[]): Promise<QueueDepth[]>
+  /** Queue names the broker knows of without asking a worker (Redis: kombu's binding sets). */
+  knownQueues?(): Promise<string[]>
   /** When nobody heard a request: one cheap look for the namespaces where workers do listen. */
   listenersElsewhere?(): Promise<ListenersElsewhere[]>
   close(): Promise<void>
+}
+
+/** One queue's depth as the broker sees it. */
+export interface QueueDepth {
+  name: string
+  /** False when the broker has no such queue (RabbitMQ: the passive declare failed with 404). Redis cannot tell an empty queue from none. */
+  exists: boolean
+  messages: number
+  /** Consumers the broker counts (RabbitMQ); null where it cannot tell (Redis). */
+  consumers: number | null
+  /** Redis: messages per priority list, keyed by kombu's step ('0' the plain list, '3', '6', '9'). */
+  byPriority?: Record<string, number>
 }
 
 /** Celery's event exchange (the `event_exchange` setting's default). */
