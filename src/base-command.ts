@@ -18,7 +18,7 @@ import type {ShutdownResult} from './fleet/shutdown.js'
 import type {Target} from './protocol/request.js'
 import type {View} from './render/text.js'
 
-type BrokerFlags = {broker?: string; 'control-exchange': string; 'redis-key-prefix': string; 'connect-timeout': string}
+type BrokerFlags = {broker?: string; 'control-exchange': string; 'redis-key-prefix': string; 'connect-timeout': string; 'tls-ca'?: string; 'tls-cert'?: string; 'tls-key'?: string; 'sentinel-master'?: string}
 type TargetFlags = {destination?: string[]; pattern?: string; matcher: 'glob' | 'pcre'; expect?: string; timeout: string}
 type OutputFlags = {'no-color'?: boolean}
 /** What the audit log records of a change, known once it is about to be sent. */
@@ -86,6 +86,10 @@ export abstract class FleetCommand extends Command {
     'control-exchange': Flags.string({summary: "Celery's control_exchange setting.", default: 'celery', helpGroup: 'BROKER'}),
     'redis-key-prefix': Flags.string({summary: "kombu's global_keyprefix transport option (Redis).", default: '', helpGroup: 'BROKER'}),
     'connect-timeout': Flags.string({summary: 'Seconds to wait for the broker before giving up (exit 3).', default: '3', helpGroup: 'BROKER'}),
+    'tls-ca': Flags.string({summary: 'CA certificate file (PEM) to check the broker against (rediss://, amqps://).', helpGroup: 'BROKER'}),
+    'tls-cert': Flags.string({summary: 'Client certificate file (PEM), for a broker that asks for one.', helpGroup: 'BROKER'}),
+    'tls-key': Flags.string({summary: "The client certificate's private key file (PEM).", helpGroup: 'BROKER'}),
+    'sentinel-master': Flags.string({summary: 'Redis Sentinel: the name of the master (kombu\'s master_name).', helpGroup: 'BROKER'}),
     'no-color': Flags.boolean({summary: 'Never colour the output (also: NO_COLOR).', helpGroup: 'OUTPUT'}),
   }
 
@@ -156,6 +160,9 @@ export abstract class FleetCommand extends Command {
       url,
       namespace: {controlExchange: flags['control-exchange'], redisKeyPrefix: flags['redis-key-prefix']},
       connectTimeoutMs: durationMs(flags['connect-timeout'], '--connect-timeout'),
+      tls: flags['tls-ca'] || flags['tls-cert'] || flags['tls-key'] ? {ca: flags['tls-ca'], cert: flags['tls-cert'], key: flags['tls-key']} : undefined,
+      sentinelMaster: flags['sentinel-master'],
+      sentinelPassword: process.env.WFCTL_SENTINEL_PASSWORD || undefined,
     }
   }
 

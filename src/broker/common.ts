@@ -28,6 +28,8 @@ export interface TransportOptions {
   tls?: TlsFiles
   /** Redis Sentinel: the name of the master to ask the sentinels for (kombu's master_name). */
   sentinelMaster?: string
+  /** Redis Sentinel: the sentinels' own password (kombu's sentinel_kwargs), apart from the master's in the URL. */
+  sentinelPassword?: string
 }
 
 /** Bounds a broker operation by a deadline, turning a silent broker into an "unreachable" error. */

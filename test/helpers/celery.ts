@@ -19,6 +19,12 @@ export interface WorkerOptions {
   controlExchange?: string
   extraArgs?: string[]
   readyTimeoutMs?: number
+  /** Merged into the app's broker_transport_options (e.g. {master_name: 'mymaster'}). */
+  transportOptions?: Record<string, unknown>
+  /** Merged into the app's configuration (e.g. {broker_use_ssl: {...}}). */
+  conf?: Record<string, unknown>
+  /** More environment for the worker process. */
+  env?: NodeJS.ProcessEnv
   /**
    * Which of Celery's start-up extras to keep. By default all are off, so a worker is ready in
    * about half a second; without heartbeats (and without -E) a worker has no event dispatcher.
@@ -36,10 +42,14 @@ export interface Worker {
   stop: () => Promise<void>
 }
 
-function celeryEnv(opts: {broker: string; keyPrefix?: string; controlExchange?: string}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {...process.env, WFCTL_TEST_BROKER: opts.broker, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1'}
+type CeleryEnvOptions = {broker: string; keyPrefix?: string; controlExchange?: string; transportOptions?: Record<string, unknown>; conf?: Record<string, unknown>; env?: NodeJS.ProcessEnv}
+
+function celeryEnv(opts: CeleryEnvOptions): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {...process.env, ...opts.env, WFCTL_TEST_BROKER: opts.broker, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1'}
   if (opts.keyPrefix) env.WFCTL_TEST_KEY_PREFIX = opts.keyPrefix
   if (opts.controlExchange) env.WFCTL_TEST_CONTROL_EXCHANGE = opts.controlExchange
+  if (opts.transportOptions) env.WFCTL_TEST_TRANSPORT_OPTIONS = JSON.stringify(opts.transportOptions)
+  if (opts.conf) env.WFCTL_TEST_CELERY_CONF = JSON.stringify(opts.conf)
   return env
 }
 
@@ -101,7 +111,7 @@ export interface CeleryRun {
 }
 
 /** Runs the real `celery` CLI against the test app (`celery -A wfctl_tasks ARGS`). */
-export function celery(args: string[], opts: {broker: string; keyPrefix?: string; controlExchange?: string; timeoutMs?: number}): Promise<CeleryRun> {
+export function celery(args: string[], opts: CeleryEnvOptions & {timeoutMs?: number}): Promise<CeleryRun> {
   return new Promise((resolve, reject) => {
     const started = performance.now()
     const child = spawn(PYTHON, ['-m', 'celery', '-A', 'wfctl_tasks', ...args], {cwd: FIXTURES, env: celeryEnv(opts), stdio: ['ignore', 'pipe', 'pipe']})
