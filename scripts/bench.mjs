@@ -3,10 +3,12 @@
 // It reports; it never fails on a goal. Needs what `npm test` needs (Redis, python3-celery) and owns
 // Redis DB 15 while it runs (BENCH_DB to change it). BENCH_RUNS sets the runs per measurement (5),
 // BENCH_STARTUP_RUNS the runs of each start-up row (21). `node scripts/bench.mjs --startup` runs the
-// start-up table only (with the three real workers it needs).
+// start-up table only (with the three real workers it needs). `--events` runs the fleet-scale rows
+// only: `wfctl events` and `wfctl top` (in tmux) under 10,000 workers' heartbeats from
+// scripts/event-flood.mjs (BENCH_EVENTS_SECONDS per row, 20), beside `celery events --dump`.
 import {spawn, spawnSync} from 'node:child_process'
-import {readFileSync} from 'node:fs'
-import {hostname} from 'node:os'
+import {closeSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync} from 'node:fs'
+import {hostname, tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -18,6 +20,9 @@ const DB = Number(process.env.BENCH_DB ?? 15)
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 const STARTUP_RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 21)
 const STARTUP_ONLY = process.argv.includes('--startup')
+// `--events`: only the fleet-scale rows of `wfctl events` and `wfctl top` under an event flood.
+const EVENTS_ONLY = process.argv.includes('--events')
+const EVENTS_SECONDS = Number(process.env.BENCH_EVENTS_SECONDS ?? 20)
 const URL = `redis://127.0.0.1:6379/${DB}`
 const HOST = hostname()
 const MiB = 1024 * 1024
@@ -154,6 +159,10 @@ async function main() {
   const dbsize = spawnSync('redis-cli', ['-n', String(DB), 'DBSIZE'], {encoding: 'utf8'})
   if (dbsize.status !== 0) throw new Error(`no Redis on 127.0.0.1:6379: ${dbsize.stderr}`)
   if (Number(dbsize.stdout.trim()) !== 0) throw new Error(`Redis DB ${DB} is not empty: the benchmark needs it to itself (set BENCH_DB)`)
+  if (EVENTS_ONLY) {
+    process.stdout.write(eventsReport(await eventsBench()))
+    return
+  }
   const rows = []
   let startupRows = []
   const workers = ['bench1', 'bench2', 'bench3'].map((n) =>
@@ -202,6 +211,157 @@ async function main() {
     spawnSync('redis-cli', ['-n', String(DB), 'FLUSHDB'])
   }
   report(rows, startupRows)
+  if (!STARTUP_ONLY) process.stdout.write(eventsReport(await eventsBench()))
+}
+
+// ─── fleet scale: `wfctl events` and `wfctl top` under 10,000 workers' heartbeats ───────────────
+
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], {encoding: 'utf8'}).stdout.trim()) || 100
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** CPU seconds (user + system, every thread) a process has used so far (/proc/PID/stat). */
+function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(f[11]) + Number(f[12])) / CLK_TCK
+}
+
+/**
+ * Writes a second to the process's terminal, counted by strace over `seconds` (after the CPU was
+ * measured: tracing slows a process down). A full-screen view writes each frame in one call, so
+ * this is its redraws a second. NaN without strace.
+ */
+async function terminalWrites(pid, seconds) {
+  const ttys = new Set()
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('/dev/pts/')) ttys.add(fd)
+    } catch {}
+  }
+  const trace = spawn('strace', ['-f', '-qq', '-e', 'trace=write,writev', '-e', 'signal=none', '-p', String(pid)], {stdio: ['ignore', 'ignore', 'pipe']})
+  let out = ''
+  trace.stderr.on('data', (d) => (out += d))
+  const ended = new Promise((resolve) => {
+    trace.on('error', () => resolve(false))
+    trace.on('exit', () => resolve(true))
+  })
+  await sleep(seconds * 1000)
+  trace.kill('SIGINT')
+  if (!(await ended) || !/write/.test(out)) return NaN
+  return [...out.matchAll(/\bwritev?\((\d+),/g)].filter((m) => ttys.has(m[1])).length / seconds
+}
+
+/** CPU of a running process as a share of one core, over `seconds`. */
+async function sample(pid, seconds) {
+  const [c0, t0] = [cpuSeconds(pid), performance.now()]
+  await sleep(seconds * 1000)
+  const [c1, t1] = [cpuSeconds(pid), performance.now()]
+  return {cpu: (c1 - c0) / ((t1 - t0) / 1000)}
+}
+
+/** Runs argv with stdout to /dev/null (or counted, with `count`), measures it after a warm-up, then SIGINTs it. */
+async function underFlood(argv, env, {count = false, warmupMs = 3000} = {}) {
+  const devnull = openSync('/dev/null', 'w')
+  const child = spawn(argv[0], argv.slice(1), {cwd: FIXTURES, env: {...process.env, WFCTL_AUDIT_LOG: 'off', PYTHONDONTWRITEBYTECODE: '1', ...env}, stdio: ['ignore', count ? 'pipe' : devnull, 'pipe']})
+  closeSync(devnull)
+  let lines = 0
+  let stderr = ''
+  child.stderr.on('data', (d) => (stderr += d))
+  if (count) child.stdout.on('data', (d) => {
+    for (let i = d.indexOf(10); i >= 0; i = d.indexOf(10, i + 1)) lines += 1
+  })
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)))
+  await sleep(warmupMs)
+  const before = lines
+  const measured = await sample(child.pid, EVENTS_SECONDS)
+  const perSecond = (lines - before) / EVENTS_SECONDS
+  child.kill('SIGINT')
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+  const code = await exited
+  clearTimeout(timer)
+  return {...measured, perSecond: count ? perSecond : undefined, code, stderr: stderr.slice(-500)}
+}
+
+/** `wfctl top` in a real terminal (a tmux pane of its own), measured while it redraws. */
+async function topInTmux(prefix, cols = 120, rows = 40) {
+  const dir = mkdtempSync(join(tmpdir(), 'wfctl-bench-tmux-'))
+  const socket = join(dir, 'socket')
+  const tmux = (...args) => spawnSync('tmux', ['-S', socket, ...args], {encoding: 'utf8'})
+  const q = (s) => `'${s.replace(/'/g, `'\\''`)}'`
+  const cmd = ['env', 'WFCTL_AUDIT_LOG=off', process.execPath, BIN, 'top', '-b', URL, '--redis-key-prefix', prefix].map(q).join(' ')
+  try {
+    const started = tmux('new-session', '-d', '-s', 'b', '-x', String(cols), '-y', String(rows), `exec ${cmd}`)
+    if (started.status !== 0) throw new Error(`tmux: ${started.stderr}`)
+    const pid = Number(tmux('list-panes', '-t', 'b', '-F', '#{pane_pid}').stdout.trim())
+    await sleep(4000)
+    const measured = await sample(pid, EVENTS_SECONDS)
+    const screen = tmux('capture-pane', '-p', '-t', 'b').stdout
+    const redraws = await terminalWrites(pid, 5)
+    tmux('send-keys', '-t', 'b', 'q')
+    await sleep(1500)
+    return {...measured, writesPerSecond: redraws, screen, size: `${cols}x${rows}`}
+  } finally {
+    tmux('kill-server')
+    rmSync(dir, {recursive: true, force: true})
+  }
+}
+
+async function eventsBench() {
+  const prefix = `bench-flood-${process.pid}:`
+  const workers = 10_000
+  const flood = startProcess([process.execPath, join(ROOT, 'scripts', 'event-flood.mjs'), '--url', URL, '--prefix', prefix, '--workers', String(workers), '--interval', '2'], /flooding/, 30_000)
+  process.stderr.write(`benchmark: events at fleet scale, ${workers} simulated workers beating every 2 s, ${EVENTS_SECONDS} s per row; Redis DB ${DB}, prefix ${prefix}\n`)
+  const rows = []
+  try {
+    await flood.ready
+    const wf = (...args) => [process.execPath, BIN, ...args, '-b', URL, '--redis-key-prefix', prefix]
+    const json = await underFlood(wf('events', '--json'), {})
+    rows.push({name: '`wfctl events --json >/dev/null`', ...json, goal: 0.25})
+    process.stderr.write(`  events --json: ${(json.cpu * 100).toFixed(1)}% of a core\n`)
+    const text = await underFlood(wf('events'), {})
+    rows.push({name: '`wfctl events >/dev/null` (lines)', ...text, goal: 0.25})
+    process.stderr.write(`  events: ${(text.cpu * 100).toFixed(1)}% of a core\n`)
+    const counted = await underFlood(wf('events', '--json'), {}, {count: true})
+    rows.push({name: '`wfctl events --json \\| (counted)`', ...counted, goal: 0.25})
+    process.stderr.write(`  events --json, counted: ${counted.perSecond.toFixed(0)} events/s\n`)
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8'))
+    if (manifest.commands.top) {
+      const top = await topInTmux(prefix)
+      const shown = (top.screen.match(/flood\d+@bench/g) ?? []).length
+      rows.push({name: `\`wfctl top\` (tmux ${top.size})`, ...top, goal: 0.25, redraws: true, note: `${shown} worker rows on screen`})
+      process.stderr.write(`  top: ${(top.cpu * 100).toFixed(1)}% of a core, ${top.writesPerSecond.toFixed(1)} redraws/s\n`)
+    } else {
+      rows.push({name: '`wfctl top`', missing: true})
+    }
+    const dump = await underFlood([PYTHON, '-m', 'celery', '-A', 'wfctl_tasks', 'events', '--dump'], {WFCTL_TEST_BROKER: URL, WFCTL_TEST_KEY_PREFIX: prefix}, {count: true})
+    rows.push({name: '`celery events --dump \\| (counted)`', ...dump})
+    process.stderr.write(`  celery events --dump: ${(dump.cpu * 100).toFixed(1)}% of a core, ${dump.perSecond.toFixed(0)} lines/s\n`)
+  } finally {
+    const floodPid = flood.child.pid
+    const floodCpu = floodPid ? cpuSeconds(floodPid) : NaN
+    await flood.stop()
+    rows.flood = floodCpu
+  }
+  return rows
+}
+
+function eventsReport(rows) {
+  const pct = (v) => `${(v * 100).toFixed(1)}%`
+  const lines = ['', `| 10,000 simulated workers, a heartbeat every 2 s each (5,000 events/s), ${EVENTS_SECONDS} s | CPU (share of one core) | events read/s | redraws/s (writes to the terminal) | goal |`, '|---|---|---|---|---|']
+  for (const row of rows) {
+    if (row.missing) {
+      lines.push(`| ${row.name} | not measured: no \`top\` command in this build |  |  |  |`)
+      continue
+    }
+    const checks = []
+    if (row.goal !== undefined) checks.push(`< ${pct(row.goal)} of a core: ${row.cpu < row.goal ? 'met' : 'MISSED'}`)
+    if (row.perSecond !== undefined && row.goal !== undefined) checks.push(`keeps up: ${row.perSecond >= 4900 ? 'yes' : 'NO'}`)
+    if (row.code !== 130 && row.code !== 0 && row.code !== undefined) checks.push(`exit ${row.code}`)
+    if (row.note) checks.push(row.note)
+    lines.push(`| ${row.name} | ${pct(row.cpu)} | ${row.perSecond === undefined ? '-' : row.perSecond.toFixed(0)} | ${row.redraws ? (Number.isFinite(row.writesPerSecond) ? row.writesPerSecond.toFixed(1) : 'no strace') : '-'} | ${checks.join('; ') || '-'} |`)
+  }
+  lines.push('', `event generator (scripts/event-flood.mjs): ${Number.isFinite(rows.flood) ? `${rows.flood.toFixed(1)} CPU seconds in all` : 'CPU unknown'}; node ${process.version}`)
+  return `${lines.join('\n')}\n`
 }
 
 async function waitForNodes(n) {

@@ -1,9 +1,10 @@
 import {Command, Flags, type Interfaces} from '@oclif/core'
 import {hostname, userInfo} from 'node:os'
+import {format} from 'node:util'
 
 import type {Transport} from './wire/transport.js'
 import {CleanupError} from './wire/transport.js'
-import {maskArgv, maskSecrets, parseBrokerUrl} from './broker/url.js'
+import {maskArgv, maskSecrets, maskUrl, parseBrokerUrls, sentinelMasterProblem} from './broker/url.js'
 import {ExitCode, InterruptedError, UsageError, WfctlError} from './errors.js'
 import {safeJson, safeLine} from './render/safe.js'
 import {durationMs} from './fleet/arguments.js'
@@ -12,13 +13,14 @@ import type {DrainResult} from './fleet/drain.js'
 import {exitCodeOf, type FleetResult} from './fleet/outcome.js'
 import {isDestructive, whom} from './fleet/methods.js'
 import {dryRun, FleetOperation, perform, planRequest, type Addressed, type DryRun, type Plan, type RequestPlan, type ShutdownPlan} from './fleet/operation.js'
-import {checkRoster, parseDestinations, parseExpect} from './fleet/roster.js'
-import type {SessionOptions} from './fleet/session.js'
+import {assumedNotice, checkRoster, readDestinations, readExpect, type Assumed, type Roster} from './fleet/roster.js'
+import type {Answered, SessionOptions} from './fleet/session.js'
+import {contextList, fromSetting, givenByOperator, namesSeveral, resolvedSecrets, resolveSettings, settingName, type SettingFlags, type Settings} from './fleet/settings.js'
 import type {ShutdownResult} from './fleet/shutdown.js'
 import type {Target} from './protocol/request.js'
 import type {View} from './render/text.js'
 
-type BrokerFlags = {broker?: string; 'control-exchange': string; 'redis-key-prefix': string; 'connect-timeout': string; 'tls-ca'?: string; 'tls-cert'?: string; 'tls-key'?: string; 'sentinel-master'?: string}
+type BrokerFlags = {broker?: string; context?: string; 'control-exchange'?: string; 'redis-key-prefix'?: string; 'connect-timeout'?: string; 'tls-ca'?: string; 'tls-cert'?: string; 'tls-key'?: string; 'sentinel-master'?: string}
 type TargetFlags = {destination?: string[]; pattern?: string; matcher: 'glob' | 'pcre'; expect?: string; timeout: string}
 type OutputFlags = {'no-color'?: boolean}
 /** What the audit log records of a change, known once it is about to be sent. */
@@ -29,6 +31,45 @@ export type Show = 'replies' | 'status' | ((result: FleetResult, view: View) => 
 const DEFAULT_BROKER = 'redis://localhost:6379/0'
 const BROKER_ENV = ['WFCTL_BROKER_URL', 'CELERY_BROKER_URL', 'AIRFLOW__CELERY__BROKER_URL']
 const NAME = /^[A-Za-z0-9_.:-]+$/
+/** The read-only commands that `--context a,b` (or `all`) runs against each context in turn. */
+const SEVERAL_CONTEXTS = /^(?:status|check|queues|control:ping|inspect:.+)$/
+/** Exit codes from the least to the most severe: a run across contexts exits with the worst. */
+const SEVERITY = [ExitCode.ok, ExitCode.partial, ExitCode.noReply, ExitCode.unreachable, ExitCode.usage, ExitCode.software, ExitCode.interrupted] as number[]
+
+/** The worse of two exit codes (an unknown code counts as the worst). */
+function worseExit(a: number, b: number): number {
+  const rank = (c: number) => (SEVERITY.includes(c) ? SEVERITY.indexOf(c) : SEVERITY.length)
+  return rank(b) > rank(a) ? b : a
+}
+
+/** The value of --context in an argv (before `--`), and the argv without it. */
+function splitContextArg(argv: string[]): {value?: string; rest: string[]} {
+  const rest: string[] = []
+  let value: string | undefined
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]
+    if (arg === '--') {
+      rest.push(...argv.slice(i))
+      break
+    }
+    if (arg === '--context') {
+      value = argv[++i]
+    } else if (arg.startsWith('--context=')) {
+      value = arg.slice('--context='.length)
+    } else rest.push(arg)
+  }
+  return {value, rest}
+}
+
+/** Where the output of one context's run goes when a command runs across contexts. */
+interface ContextCapture {
+  /** The context's name, padded: the label of each of its lines. */
+  label: string
+  /** Its stdout text, line by line (printed labelled as it comes, or kept for one JSON document). */
+  text: string[]
+  json?: unknown
+  print: boolean
+}
 
 /** Where the broker URL comes from when -b is not given, in order. */
 export function defaultBroker(env: NodeJS.ProcessEnv = process.env): string {
@@ -42,6 +83,10 @@ export function defaultBroker(env: NodeJS.ProcessEnv = process.env): string {
  */
 export function redact(text: string, argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): string {
   let out = text
+  // Broker URLs and passwords that came from a command's output, a context file or airflow.cfg.
+  const secrets = resolvedSecrets()
+  for (const raw of secrets.urls) out = out.split(raw).join(maskUrl(raw))
+  for (const word of secrets.words) out = maskSecrets(out, word)
   const given = [...argv, ...BROKER_ENV.map((k) => env[k]).filter((v): v is string => Boolean(v))]
   const masked = maskArgv(given)
   given.forEach((raw, i) => {
@@ -79,13 +124,19 @@ export abstract class FleetCommand extends Command {
   static override baseFlags = {
     broker: Flags.string({
       char: 'b',
-      summary: 'Broker URL: redis://, rediss://, amqp://, amqps:// or pyamqp://.',
-      description: 'Defaults to $WFCTL_BROKER_URL, else $CELERY_BROKER_URL, else $AIRFLOW__CELERY__BROKER_URL, else redis://localhost:6379/0.',
+      summary: 'Broker URL: redis://, rediss://, sentinel://, amqp://, amqps:// or pyamqp://; a ";" list fails over.',
+      description: 'Defaults to --context, else $WFCTL_BROKER_URL, $CELERY_BROKER_URL, $AIRFLOW__CELERY__BROKER_URL, $AIRFLOW__CELERY__BROKER_URL_CMD, else the current context, else airflow.cfg, else redis://localhost:6379/0: `wfctl context show` tells which.',
       helpGroup: 'BROKER',
     }),
-    'control-exchange': Flags.string({summary: "Celery's control_exchange setting.", default: 'celery', helpGroup: 'BROKER'}),
-    'redis-key-prefix': Flags.string({summary: "kombu's global_keyprefix transport option (Redis).", default: '', helpGroup: 'BROKER'}),
-    'connect-timeout': Flags.string({summary: 'Seconds to wait for the broker before giving up (exit 3).', default: '3', helpGroup: 'BROKER'}),
+    context: Flags.string({
+      summary: 'Named context of the context file (`wfctl context list`); also: $WFCTL_CONTEXT.',
+      description: 'NAME,NAME or all runs a read-only command (status, control ping, inspect ..., queues, check) against each in turn, every line labelled with its context.',
+      helpGroup: 'BROKER',
+    }),
+    // No oclif defaults: a flag is there when given, and outranks the context and airflow.cfg.
+    'control-exchange': Flags.string({summary: "Celery's control_exchange setting [default: celery].", helpGroup: 'BROKER'}),
+    'redis-key-prefix': Flags.string({summary: "kombu's global_keyprefix transport option (Redis) [default: none].", helpGroup: 'BROKER'}),
+    'connect-timeout': Flags.string({summary: 'Seconds to wait for the broker before giving up (exit 3) [default: 3].', helpGroup: 'BROKER'}),
     'tls-ca': Flags.string({summary: 'CA certificate file (PEM) to check the broker against (rediss://, amqps://).', helpGroup: 'BROKER'}),
     'tls-cert': Flags.string({summary: 'Client certificate file (PEM), for a broker that asks for one.', helpGroup: 'BROKER'}),
     'tls-key': Flags.string({summary: "The client certificate's private key file (PEM).", helpGroup: 'BROKER'}),
@@ -95,10 +146,10 @@ export abstract class FleetCommand extends Command {
 
   /** Target flags, for the commands that address workers. */
   static targetFlags = {
-    destination: Flags.string({char: 'd', summary: 'Node name to address; repeatable, comma-separated lists too.', multiple: true, helpGroup: 'TARGET'}),
+    destination: Flags.string({char: 'd', summary: 'Node name to address; repeatable, comma-separated lists too. A name without @ means celery@NAME.', multiple: true, helpGroup: 'TARGET'}),
     pattern: Flags.string({summary: 'Address the nodes whose name matches, filtered by the workers (Celery 4.4+).', helpGroup: 'TARGET'}),
     matcher: Flags.option({summary: 'How --pattern matches node names.', options: ['glob', 'pcre'] as const, default: 'glob' as const, helpGroup: 'TARGET'})(),
-    expect: Flags.string({summary: 'The roster expected to answer: a count, names (a@h,b@h) or @FILE.', helpGroup: 'TARGET'}),
+    expect: Flags.string({summary: 'The roster expected to answer: a count, names (a@h,b@h; airhost means celery@airhost) or @FILE.', helpGroup: 'TARGET'}),
     timeout: Flags.string({char: 't', summary: 'Seconds to wait for replies after publishing (a deadline).', default: '1', helpGroup: 'TARGET'}),
   }
 
@@ -124,8 +175,23 @@ export abstract class FleetCommand extends Command {
   private reasonGiven?: string
   private operation?: FleetOperation
   private transport?: Transport
+  /** The broker that answered, once connected. */
+  private answered?: Answered
+  /** Every broker setting and where it came from, resolved when the flags were parsed. */
+  private resolved?: Settings
+  /** This run is one context's of a command run across several: its output goes there. */
+  private capture?: ContextCapture
+  /** This run hands the work to one run per context. */
+  private acrossContexts = false
+  /** Whether parse() resolves the broker settings (not for the commands that only edit the context file). */
+  static resolvesBroker = true
   private readonly onSignal = (signal: NodeJS.Signals) => {
-    if (this.interrupt.signal.aborted) process.exit(ExitCode.interrupted)
+    if (this.interrupt.signal.aborted) {
+      // A second SIGINT or SIGTERM is someone insisting: exit at once. A closing terminal sends
+      // SIGHUP more than once (to the process group, then as the terminal goes): no reason to skip the cleanup.
+      if (signal !== 'SIGHUP') process.exit(ExitCode.interrupted)
+      return
+    }
     this.interrupt.abort(signal)
   }
 
@@ -144,7 +210,94 @@ export abstract class FleetCommand extends Command {
     const out = await super.parse(options, argv)
     const reason = (out.flags as Record<string, unknown>).reason
     if (typeof reason === 'string') this.reasonGiven = reason
+    // Resolved once, here where it may wait (a *_CMD runs, a context file is read), so that
+    // sessionOptions() stays synchronous; nothing is read that a higher source made moot.
+    if ((this.constructor as typeof FleetCommand).resolvesBroker && !this.acrossContexts) {
+      this.resolved = await resolveSettings({flags: out.flags as SettingFlags, env: process.env})
+    }
     return out
+  }
+
+  /** Every broker setting and where it came from (`wfctl context show`, `wfctl doctor`). */
+  protected brokerSettings(): Settings {
+    if (!this.resolved) throw new Error('the broker settings were asked for before the flags were parsed')
+    return this.resolved
+  }
+
+  /**
+   * `--context a,b` (or `all`) on a read-only command: the command runs once per context, in turn,
+   * each run a command of its own (its own connection, cleanup and exit code) whose every line is
+   * labelled with its context; --json gives {"contexts": {NAME: that run's JSON}}. Exits with the
+   * worst exit code of the runs.
+   */
+  protected override async _run<T>(): Promise<T> {
+    if (this.capture || !namesSeveral(splitContextArg(this.argv).value)) return super._run<T>()
+    this.acrossContexts = true
+    ;(this as unknown as {run: () => Promise<unknown>}).run = () => this.runAcrossContexts()
+    return super._run<T>()
+  }
+
+  private async runAcrossContexts(): Promise<unknown> {
+    let flags: Record<string, unknown>
+    let names: string[]
+    try {
+      ;({flags} = await this.parse(this.ctor))
+      const id = this.id ?? ''
+      if (!SEVERAL_CONTEXTS.test(id)) {
+        throw new UsageError(`several contexts (--context ${flags.context}) are for read-only commands only (status, control ping, inspect ..., queues, check): give \`wfctl ${id.replace(/:/g, ' ')}\` one context`)
+      }
+      if (flags.format === 'nagios' || flags.format === 'prometheus' || flags.textfile !== undefined) {
+        throw new UsageError('check --format nagios or prometheus, and --textfile, speak for one fleet: run one check per context')
+      }
+      names = await contextList(String(flags.context), process.env)
+    } catch (error) {
+      // A check that was misused is UNKNOWN (exit 3), across contexts as on one.
+      if (this.id === 'check' && !(error instanceof InterruptedError)) throw new WfctlError(errorReport(error as Error).message, ExitCode.unreachable)
+      throw error
+    }
+    // check --format json prints its JSON as text: the runs' documents are gathered into one.
+    const gather = this.jsonEnabled() || flags.format === 'json'
+    const width = Math.max(...names.map((n) => n.length))
+    const {rest} = splitContextArg(this.argv)
+    const Ctor = this.ctor as unknown as new (argv: string[], config: Interfaces.Config) => FleetCommand
+    const contexts: Record<string, unknown> = {}
+    let worst: number = ExitCode.ok
+    for (const name of names) {
+      if (this.interrupt.signal.aborted) throw new InterruptedError(String(this.interrupt.signal.reason))
+      const run = new Ctor(['--context', name, ...rest], this.config)
+      run.capture = {label: name.padEnd(width), text: [], print: !gather}
+      process.exitCode = undefined
+      await run._run()
+      worst = worseExit(worst, Number(process.exitCode ?? ExitCode.ok))
+      if (gather) contexts[name] = run.capture.json ?? parsedOrText(run.capture.text.join('\n'))
+    }
+    this.setExitCode(worst)
+    if (!gather) return undefined
+    if (!this.jsonEnabled()) this.log(safeJson({contexts}, 2))
+    return {contexts}
+  }
+
+  /** A line of this run's output: labelled with its context when the command runs across contexts. */
+  private labelled(text: string): string {
+    if (!this.capture) return text
+    const label = this.capture.label
+    return text
+      .split('\n')
+      .map((line) => (line === '' ? line : `${label}  ${line}`))
+      .join('\n')
+  }
+
+  override log(message = '', ...args: unknown[]): void {
+    if (!this.capture) return super.log(message, ...args)
+    if (this.jsonEnabled()) return
+    const text = format(message, ...args)
+    this.capture.text.push(text)
+    if (this.capture.print) process.stdout.write(`${this.labelled(text)}\n`)
+  }
+
+  override logToStderr(message = '', ...args: unknown[]): void {
+    if (!this.capture) return super.logToStderr(message, ...args)
+    if (!this.jsonEnabled()) process.stderr.write(`${this.labelled(format(message, ...args))}\n`)
   }
 
   /** The exit code: set here and nowhere else, from a result, a health verdict or an error. */
@@ -152,25 +305,37 @@ export abstract class FleetCommand extends Command {
     process.exitCode = code
   }
 
-  protected sessionOptions(flags: BrokerFlags): SessionOptions {
-    const url = parseBrokerUrl(flags.broker ?? defaultBroker())
-    if (!NAME.test(flags['control-exchange'])) throw new UsageError(`invalid --control-exchange "${flags['control-exchange']}"`)
-    if (flags['redis-key-prefix'] && url.kind !== 'redis') throw new UsageError('--redis-key-prefix applies to Redis brokers only')
+  // The flags were resolved with every other source when they were parsed (brokerSettings()).
+  protected sessionOptions(_flags: BrokerFlags, s: Settings = this.brokerSettings()): SessionOptions {
+    // A failover list (`url;url`) is tried in order when connecting; a list of sentinels is one broker.
+    const urls = fromSetting(s.broker, parseBrokerUrls)
+    const url = urls[0]
+    // Airflow's master_name and global_keyprefix are ignored by kombu where they do not apply; the operator's own are refused there.
+    const sentinelMaster = url.sentinels || givenByOperator(s.sentinelMaster) ? s.sentinelMaster.value : undefined
+    const sentinelProblem = sentinelMasterProblem(url, sentinelMaster)
+    if (sentinelProblem) throw new UsageError(sentinelProblem)
+    if (sentinelMaster !== undefined && !url.sentinels) throw new UsageError(`${settingName(s.sentinelMaster, '--sentinel-master', 'sentinelMaster')} applies to sentinel:// broker URLs only`)
+    const controlExchange = s.controlExchange.value
+    if (!NAME.test(controlExchange)) throw new UsageError(`invalid ${settingName(s.controlExchange, '--control-exchange', 'controlExchange')} "${controlExchange}"`)
+    if (s.redisKeyPrefix.value && url.kind !== 'redis' && givenByOperator(s.redisKeyPrefix)) throw new UsageError(`${settingName(s.redisKeyPrefix, '--redis-key-prefix', 'redisKeyPrefix')} applies to Redis brokers only`)
     return {
       url,
-      namespace: {controlExchange: flags['control-exchange'], redisKeyPrefix: flags['redis-key-prefix']},
-      connectTimeoutMs: durationMs(flags['connect-timeout'], '--connect-timeout'),
-      tls: flags['tls-ca'] || flags['tls-cert'] || flags['tls-key'] ? {ca: flags['tls-ca'], cert: flags['tls-cert'], key: flags['tls-key']} : undefined,
-      sentinelMaster: flags['sentinel-master'],
-      sentinelPassword: process.env.WFCTL_SENTINEL_PASSWORD || undefined,
+      namespace: {controlExchange, redisKeyPrefix: url.kind === 'redis' ? s.redisKeyPrefix.value : ''},
+      connectTimeoutMs: durationMs(s.connectTimeout.value, settingName(s.connectTimeout, '--connect-timeout', 'connectTimeout')),
+      tls: s.tlsCa.value || s.tlsCert.value || s.tlsKey.value ? {ca: s.tlsCa.value, cert: s.tlsCert.value, key: s.tlsKey.value} : undefined,
+      sentinelMaster,
+      sentinelPassword: s.sentinelPassword.value || undefined,
+      ...(urls.length > 1 ? {urls} : {}),
+      onConnected: (answered) => this.brokerAnswered(answered),
     }
   }
 
   /** The nodes the flags address; the pattern itself is checked when the plan is made. */
   protected target(flags: {destination?: string[]; pattern?: string; matcher?: 'glob' | 'pcre'}): Addressed {
-    const destination = parseDestinations(flags.destination)
+    const {names: destination, assumed} = readDestinations(flags.destination)
     if (flags.pattern !== undefined && destination.length > 0) throw new UsageError('use either --destination or --pattern, not both')
     if (flags.pattern === '') throw new UsageError('--pattern must not be empty')
+    this.sayAssumed('-d', assumed)
     return {destination, pattern: flags.pattern, matcher: flags.pattern ? flags.matcher ?? 'glob' : undefined}
   }
 
@@ -186,6 +351,24 @@ export abstract class FleetCommand extends Command {
     return target
   }
 
+  /** Names given without @ already said to be taken as celery@NAME: each is said once a run. */
+  private readonly assumedSaid = new Set<string>()
+
+  /** Says on stderr, once, which names were taken as celery@NAME. */
+  private sayAssumed(source: string, assumed: Assumed[]): void {
+    const fresh = assumed.filter((a) => !this.assumedSaid.has(a.given))
+    for (const a of fresh) this.assumedSaid.add(a.given)
+    const line = assumedNotice(source, fresh)
+    if (line) this.notice(line)
+  }
+
+  /** --expect as a roster; names without @ are celery@NAME, said once. */
+  protected expectedRoster(expect: string | undefined): Roster | undefined {
+    const {roster, assumed, source} = readExpect(expect)
+    this.sayAssumed(source, assumed)
+    return roster
+  }
+
   protected timeoutMs(flags: {timeout: string}): number {
     return durationMs(flags.timeout, '--timeout')
   }
@@ -197,7 +380,7 @@ export abstract class FleetCommand extends Command {
       method,
       args,
       target: this.target(flags),
-      roster: parseExpect(flags.expect),
+      roster: this.expectedRoster(flags.expect),
       timeoutMs: this.timeoutMs(flags),
     })
     // A roster the request can never satisfy (--expect 2 -d w1) is misuse, refused before sending.
@@ -223,13 +406,35 @@ export abstract class FleetCommand extends Command {
     return this.operation
   }
 
+  /** Of a failover list, the broker that answered: said once on stderr, and in the JSON result (`failover`). */
+  protected brokerAnswered(answered: Answered): void {
+    if (answered.of < 2 || this.answered?.url === answered.url) {
+      this.answered = answered
+      return
+    }
+    this.answered = answered
+    const nth = answered.position === 1 ? '1st' : answered.position === 2 ? '2nd' : answered.position === 3 ? '3rd' : `${answered.position}th`
+    this.notice(`using ${answered.url.masked} (${nth} of ${answered.of}${answered.failed.length > 0 ? `; ${answered.failed.join('; ')}` : ''})`)
+  }
+
+  /** Under --json, a run on a failover list says which broker answered, next to the result. */
+  protected override toSuccessJson(result: unknown): unknown {
+    const a = this.answered
+    if (!a || a.of < 2 || result === null || typeof result !== 'object' || Array.isArray(result)) return result
+    return {...result, failover: {broker: a.url.masked, position: a.position, of: a.of, failed: a.failed}}
+  }
+
   /** A line on stderr, also under --json (stdout carries only the result), made safe for a terminal. */
   protected notice(line: string): void {
-    process.stderr.write(`${safeLine(redact(line))}\n`)
+    process.stderr.write(`${this.labelled(safeLine(redact(line)))}\n`)
   }
 
   /** The one JSON object on stdout, with every character a terminal could act on escaped. */
   override logJson(json: unknown): void {
+    if (this.capture) {
+      this.capture.json = json
+      return
+    }
     process.stdout.write(`${safeJson(json, 2)}\n`)
   }
 
@@ -367,21 +572,22 @@ export abstract class FleetCommand extends Command {
     if (this.audit) this.audit.nodes = auditNodes(result)
   }
 
-  /** An action of the explorer, written at once (a session runs many): its outcome, or why it failed. */
-  protected auditAction(start: AuditStart, outcome: {result: FleetResult | ShutdownResult} | {error: Error}): void {
-    if ('result' in outcome) this.writeAudit(start, auditNodes(outcome.result), exitCodeOf(outcome.result), undefined, 'explorer')
-    else this.writeAudit(start, undefined, errorReport(outcome.error).code, errorReport(outcome.error).message, 'explorer')
+  /** An action of the explorer, written at once (a session runs many): its outcome, or why it failed; `reason` as typed for it. */
+  protected auditAction(start: AuditStart, outcome: {result: FleetResult | ShutdownResult} | {result: DrainResult; exitCode: number} | {error: Error}, reason?: string): void {
+    // A drain (from top) brings its own exit code: the one `control drain` would have had.
+    if ('result' in outcome) this.writeAudit(start, auditNodes(outcome.result), 'exitCode' in outcome ? outcome.exitCode : exitCodeOf(outcome.result), undefined, 'explorer', reason)
+    else this.writeAudit(start, undefined, errorReport(outcome.error).code, errorReport(outcome.error).message, 'explorer', reason)
   }
 
   /** One line in the audit log, every string masked; a log that cannot be written is one warning, never a failure. */
-  private writeAudit(start: AuditStart, nodes: {nodes: Record<string, AuditNode>; undecodable?: number} | undefined, exitCode: number, error: string | undefined, via: AuditRecord['via']): void {
+  private writeAudit(start: AuditStart, nodes: {nodes: Record<string, AuditNode>; undecodable?: number} | undefined, exitCode: number, error: string | undefined, via: AuditRecord['via'], reason = this.reasonGiven): void {
     const mask = (s: string) => redact(s)
     const {destination, pattern, matcher} = start.target
     const record: AuditRecord = {
       time: new Date().toISOString(),
       user: this.operator(),
       command: maskArgv(['wfctl', ...(this.id ? this.id.split(':') : []), ...this.argv]).map(mask),
-      broker: mask(start.broker),
+      broker: mask(this.answered && this.answered.of > 1 ? this.answered.url.masked : start.broker),
       via,
       target: {destination: destination.map(mask), pattern: pattern === undefined ? null : mask(pattern), matcher: pattern === undefined ? null : matcher ?? 'glob'},
       method: start.method,
@@ -389,7 +595,7 @@ export abstract class FleetCommand extends Command {
       nodes: maskStrings(nodes?.nodes ?? {}, mask),
       ...(nodes?.undecodable ? {undecodable: nodes.undecodable} : {}),
       exitCode,
-      reason: this.reasonGiven === undefined ? null : mask(this.reasonGiven),
+      reason: reason === undefined ? null : mask(reason),
       ...(error === undefined ? {} : {error: mask(error)}),
     }
     try {
@@ -438,5 +644,14 @@ export abstract class FleetCommand extends Command {
     } else if (code !== 0) {
       this.logToStderr(`Error: ${message}`)
     }
+  }
+}
+
+/** A run's text output as JSON when it is one JSON document (check --format json), else the text. */
+function parsedOrText(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
   }
 }

@@ -6,6 +6,9 @@ import type {Command} from '@oclif/core'
 
 import Call from './commands/call.js'
 import Check from './commands/check.js'
+import ContextList from './commands/context/list.js'
+import ContextShow from './commands/context/show.js'
+import ContextUse from './commands/context/use.js'
 import ControlAddConsumer from './commands/control/add-consumer.js'
 import ControlAutoscale from './commands/control/autoscale.js'
 import ControlCancelConsumer from './commands/control/cancel-consumer.js'
@@ -24,6 +27,7 @@ import ControlShutdown from './commands/control/shutdown.js'
 import ControlTerminate from './commands/control/terminate.js'
 import ControlTimeLimit from './commands/control/time-limit.js'
 import Doctor from './commands/doctor.js'
+import Events from './commands/events.js'
 import Inspect from './commands/inspect/index.js'
 import InspectActive from './commands/inspect/active.js'
 import InspectActiveQueues from './commands/inspect/active-queues.js'
@@ -40,12 +44,17 @@ import InspectReserved from './commands/inspect/reserved.js'
 import InspectRevoked from './commands/inspect/revoked.js'
 import InspectScheduled from './commands/inspect/scheduled.js'
 import InspectStats from './commands/inspect/stats.js'
+import Queues from './commands/queues.js'
 import Simulate from './commands/simulate.js'
 import Status from './commands/status.js'
+import Top from './commands/top.js'
 
 export const COMMANDS: Record<string, typeof Command> = {
   call: Call,
   check: Check,
+  'context:list': ContextList,
+  'context:show': ContextShow,
+  'context:use': ContextUse,
   'control:add-consumer': ControlAddConsumer,
   'control:autoscale': ControlAutoscale,
   'control:cancel-consumer': ControlCancelConsumer,
@@ -64,6 +73,7 @@ export const COMMANDS: Record<string, typeof Command> = {
   'control:terminate': ControlTerminate,
   'control:time-limit': ControlTimeLimit,
   doctor: Doctor,
+  events: Events,
   inspect: Inspect,
   'inspect:active': InspectActive,
   'inspect:active-queues': InspectActiveQueues,
@@ -80,6 +90,8 @@ export const COMMANDS: Record<string, typeof Command> = {
   'inspect:revoked': InspectRevoked,
   'inspect:scheduled': InspectScheduled,
   'inspect:stats': InspectStats,
+  queues: Queues,
   simulate: Simulate,
   status: Status,
+  top: Top,
 }

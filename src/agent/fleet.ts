@@ -21,6 +21,7 @@ export interface FleetOptions extends Pick<ProfileOptions, 'queues' | 'tasks' | 
   /** Interval of worker-heartbeat events (default 2 s). */
   heartbeatSeconds?: number
   connectTimeoutMs?: number
+  tls?: HostOptions['tls']
   onLog?: (entry: LogEntry) => void
   onStopped?: (node: string, reason: StopReason) => void
 }
@@ -62,6 +63,7 @@ export class SimulatedFleet {
       eventExchange: opts.eventExchange,
       heartbeatSeconds: opts.heartbeatSeconds,
       connectTimeoutMs: opts.connectTimeoutMs,
+      tls: opts.tls,
       onLog: opts.onLog,
       onStopped: (node, reason) => {
         opts.onStopped?.(node, reason)

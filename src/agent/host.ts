@@ -1,5 +1,6 @@
 import type {Namespace} from '../wire/transport.js'
 import {parseBrokerUrl, type BrokerUrl} from '../broker/url.js'
+import type {TlsFiles} from '../broker/common.js'
 import type {WorkerEvent} from '../wire/events.js'
 import type {AgentLink, IncomingRequest, LogEntry, ReplyBatch} from '../wire/link.js'
 import {WorkerResponder, workerProfile, type ProfileOptions, type WorkerProfile} from './responder.js'
@@ -17,6 +18,8 @@ export interface HostOptions {
   /** Interval of worker-heartbeat events in seconds (default 2, Celery's). */
   heartbeatSeconds?: number
   connectTimeoutMs?: number
+  /** TLS files given outside the URL (--tls-ca, --tls-cert, --tls-key). */
+  tls?: TlsFiles
   onLog?: (entry: LogEntry) => void
   /** A node stopped: by a remote `shutdown`, or because the host removed it. */
   onStopped?: (node: string, reason: StopReason) => void
@@ -56,7 +59,7 @@ export class ResponderHost {
 
   /** Connects the shared link. Loads only the client library the URL needs. */
   async open(): Promise<void> {
-    const linkOptions = {url: this.url, namespace: this.namespace, connectTimeoutMs: this.opts.connectTimeoutMs ?? 5000}
+    const linkOptions = {url: this.url, namespace: this.namespace, connectTimeoutMs: this.opts.connectTimeoutMs ?? 5000, tls: this.opts.tls}
     if (this.url.kind === 'redis') {
       const {RedisAgentLink} = await import('../broker/redis-agent.js')
       this.link = new RedisAgentLink(linkOptions)

@@ -48,7 +48,7 @@ export class AmqpAgentLink implements AgentLink {
     this.listeners = listeners
     const {url, connectTimeoutMs} = this.opts
     // Long-lived: heartbeats notice a broker that vanished without closing the socket.
-    this.connection = await connectAmqp(url, connectTimeoutMs, {name: 'wfctl-agent', heartbeat: 60})
+    this.connection = await connectAmqp(url, connectTimeoutMs, {name: 'wfctl-agent', heartbeat: 60, tls: this.opts.tls})
     this.connection.on('error', () => {})
     this.connection.on('close', (error?: Error) => {
       if (!this.closing) listeners.onFailure(this.fail(error ?? new Error('connection closed by the broker'), 'lost the connection to'))

@@ -23,7 +23,7 @@ export class AmqpDoctor implements DoctorProbe {
   constructor(private readonly opts: TransportOptions) {}
 
   async connect(): Promise<void> {
-    this.connection = await connectAmqp(this.opts.url, this.opts.connectTimeoutMs, {name: 'wfctl-doctor', heartbeat: 0})
+    this.connection = await connectAmqp(this.opts.url, this.opts.connectTimeoutMs, {name: 'wfctl-doctor', heartbeat: 0, tls: this.opts.tls})
     this.connection.on('error', () => {})
   }
 

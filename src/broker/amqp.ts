@@ -5,7 +5,8 @@ import type {ReceivedMessage, WireMessage} from '../wire/message.js'
 import {BrokerError} from '../errors.js'
 import type {BrokerUrl} from './url.js'
 import {EVENT_EXCHANGE, type EventWatch, type Inbox, type PublishResult, type Transport} from '../wire/transport.js'
-import {brokerFailure, withDeadline, type TransportOptions} from './common.js'
+import {brokerFailure, withDeadline, type TlsFiles, type TransportOptions} from './common.js'
+import {effectiveUrl, serverName, tlsOptions} from './tls.js'
 
 /** Celery's `control_queue_expires` (10 s) and `control_queue_ttl` (300 s), in ms (docs/wire-protocol.md#entities). */
 const REPLY_QUEUE_ARGUMENTS = {'x-expires': 10_000, 'x-message-ttl': 300_000}
@@ -18,11 +19,15 @@ const EVENT_QUEUE_ARGUMENTS = {'x-message-ttl': 5000, 'x-expires': 60_000}
  * Connects to RabbitMQ within the connect timeout; a failure names its cause, password masked.
  * `heartbeat` 0 suits a probe that lives a second; long-lived users set one to notice a dead broker.
  */
-export async function connectAmqp(url: BrokerUrl, connectTimeoutMs: number, opts: {name: string; heartbeat: number}): Promise<ChannelModel> {
+export async function connectAmqp(url: BrokerUrl, connectTimeoutMs: number, opts: {name: string; heartbeat: number; tls?: TlsFiles}): Promise<ChannelModel> {
+  // TLS files are read (and refused) before anything connects.
+  const tls = tlsOptions(url, opts.tls)
   const amqp = await import('amqplib')
-  const connecting = amqp.connect(
+  const name = tls ? serverName(url.host) : {}
+  const socketOptions = {timeout: connectTimeoutMs, clientProperties: {connection_name: opts.name}, ...tls, ...name}
+  const connect = () => amqp.connect(
     {
-      protocol: url.tls ? 'amqps' : 'amqp',
+      protocol: tls ? 'amqps' : 'amqp',
       hostname: url.host,
       port: url.port,
       username: url.username ?? 'guest',
@@ -30,14 +35,27 @@ export async function connectAmqp(url: BrokerUrl, connectTimeoutMs: number, opts
       vhost: url.vhost,
       heartbeat: opts.heartbeat,
     },
-    {timeout: connectTimeoutMs, servername: url.host, clientProperties: {connection_name: opts.name}, rejectUnauthorized: url.verifyCertificate},
+    socketOptions,
   )
+  // Without a server name amqplib uses the host, and Node warns (DEP0123) when that is an IP address;
+  // tls.connect runs within amqp.connect(), so the warning is kept in for that call only.
+  const connecting = tls && !name.servername ? withoutDeprecationWarnings(connect) : connect()
   try {
     return await withDeadline(connecting, connectTimeoutMs, `cannot connect to ${url.masked}`, () => {
       connecting.then((c) => c.close()).catch(() => {})
     })
   } catch (error) {
-    throw brokerFailure(url, error, 'cannot connect to')
+    throw brokerFailure(effectiveUrl(url, opts.tls), error, 'cannot connect to')
+  }
+}
+
+function withoutDeprecationWarnings<T>(run: () => T): T {
+  const before = process.noDeprecation
+  process.noDeprecation = true
+  try {
+    return run()
+  } finally {
+    process.noDeprecation = before
   }
 }
 
@@ -66,7 +84,7 @@ export class AmqpTransport implements Transport {
 
   async connect(): Promise<void> {
     const {url, connectTimeoutMs} = this.opts
-    this.connection = await connectAmqp(url, connectTimeoutMs, {name: 'wfctl', heartbeat: 0})
+    this.connection = await connectAmqp(url, connectTimeoutMs, {name: 'wfctl', heartbeat: 0, tls: this.opts.tls})
     if (this.closing) {
       // Closed while connecting (an interrupt): do not keep a connection nobody will close.
       await this.connection.close().catch(() => {})
@@ -204,15 +222,30 @@ export class AmqpTransport implements Transport {
    * exchange `celeryev`, consumed on a channel of its own. The exchange is checked, never declared:
    * where it does not exist no worker sends events, and nothing is created.
    */
-  async watchEvents(routingKeys: string[], onMessages: (messages: ReceivedMessage[]) => void): Promise<EventWatch> {
+  async watchEvents(routingKeys: string[], onMessages: (messages: ReceivedMessage[]) => void, onFailure?: (error: Error) => void): Promise<EventWatch> {
     const connection = this.connection
     if (!connection) throw new Error('amqp transport used before connect()')
     const unavailable: EventWatch = {available: false, close: async () => {}}
     return this.bounded(async () => {
       const channel = await connection.createChannel()
       let open = true
-      channel.on('error', () => {})
-      channel.on('close', () => (open = false))
+      let watching = false
+      let closed = false
+      let cause: Error | undefined
+      channel.on('error', (error: Error) => (cause = error))
+      channel.on('close', () => {
+        open = false
+        if (!watching || closed) return
+        // Deferred, as for the request channel: a lost connection reports its own, more telling, failure.
+        setImmediate(() => {
+          if (closed || this.closing) return
+          const why = cause ? `: ${/with message "([^"]*)"/.exec(cause.message)?.[1] ?? cause.message}` : ''
+          onFailure?.(new BrokerError(`the broker closed the event subscription on ${this.opts.url.masked}${why}`))
+        })
+      })
+      if (onFailure) this.failureListeners.push((error) => {
+        if (watching && !closed) onFailure(error)
+      })
       try {
         await channel.checkExchange(EVENT_EXCHANGE)
       } catch (error) {
@@ -234,11 +267,14 @@ export class AmqpTransport implements Transport {
           receivedAt: performance.now(),
         }])
       }, {noAck: true})
-      let closed = false
+      watching = true
       return {
         available: true,
         close: async () => {
-          if (closed || !open) return
+          if (closed || !open) {
+            closed = true
+            return
+          }
           closed = true
           // Cancelling deletes the auto-delete queue; the exclusive queue also goes with the connection.
           await this.bounded(async () => {
@@ -248,6 +284,16 @@ export class AmqpTransport implements Transport {
         },
       }
     }, 'cannot watch events on')
+  }
+
+  private queueProbe?: import('./amqp-queues.js').AmqpQueueProbe
+
+  /** A passive declare per queue, on a channel of its own (src/broker/amqp-queues.ts). Creates nothing. */
+  async queueDepths(names: string[]): Promise<import('../wire/transport.js').QueueDepth[]> {
+    if (!this.connection) throw new Error('amqp transport used before connect()')
+    const {AmqpQueueProbe} = await import('./amqp-queues.js')
+    const probe = (this.queueProbe ??= new AmqpQueueProbe(() => this.connection))
+    return this.bounded(() => probe.depths(names), 'cannot read queue depths on')
   }
 
   async close(): Promise<void> {

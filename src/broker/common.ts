@@ -1,5 +1,6 @@
 import {BrokerError, ConnectionLostError} from '../errors.js'
 import type {Namespace} from '../wire/transport.js'
+import {tlsFailure} from './tls.js'
 import {maskSecrets, type BrokerUrl} from './url.js'
 
 /** What the worker side's broker link needs (the simulated fleet). */
@@ -7,6 +8,8 @@ export interface LinkOptions {
   url: BrokerUrl
   namespace: Namespace & {eventExchange: string}
   connectTimeoutMs: number
+  /** TLS files given outside the URL. */
+  tls?: TlsFiles
 }
 
 /**
@@ -17,6 +20,8 @@ export interface TlsFiles {
   ca?: string
   cert?: string
   key?: string
+  /** Where each file was given, for error messages (default: the flag, e.g. `--tls-ca`); e.g. `context prod (tls.ca)`. */
+  origin?: {ca?: string; cert?: string; key?: string}
 }
 
 /** What a broker connection needs: where, which names, and how long to wait for it. */
@@ -32,13 +37,17 @@ export interface TransportOptions {
   sentinelPassword?: string
 }
 
-/** Bounds a broker operation by a deadline, turning a silent broker into an "unreachable" error. */
-export async function withDeadline<T>(promise: Promise<T>, ms: number, what: string, onTimeout: () => void): Promise<T> {
+/**
+ * Bounds a broker operation by a deadline, turning a silent broker into an "unreachable" error.
+ * `onTimeout` ends the operation; when it returns a string, that says what was left unanswered
+ * (e.g. a TLS handshake) and replaces "no answer within …".
+ */
+export async function withDeadline<T>(promise: Promise<T>, ms: number, what: string, onTimeout: () => unknown): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      onTimeout()
-      reject(new BrokerError(`${what}: no answer within ${formatSeconds(ms)}`))
+      const stuck = onTimeout()
+      reject(new BrokerError(`${what}: ${typeof stuck === 'string' ? stuck : `no answer within ${formatSeconds(ms)}`}`))
     }, ms)
   })
   try {
@@ -57,8 +66,10 @@ export function brokerFailure(url: BrokerUrl, error: unknown, doing: string): Br
   if (error instanceof BrokerError) return error
   const e = error as {code?: string; message?: string}
   const message = e?.message ?? String(error)
+  const tls = tlsFailure(url, error)
   let why: string
-  if (error instanceof ConnectionLostError) why = error.message
+  if (tls) why = tls
+  else if (error instanceof ConnectionLostError) why = error.message
   else if (e?.code === 'ECONNREFUSED') why = 'connection refused'
   else if (e?.code === 'ENOTFOUND' || e?.code === 'EAI_AGAIN') why = `host ${url.host} not found`
   else if (e?.code === 'ETIMEDOUT') why = 'connection timed out'

@@ -2,6 +2,7 @@ import type {Redis as RedisClient, RedisOptions} from 'ioredis'
 
 import {redisNames, SEP} from './redis.js'
 import {brokerFailure, withDeadline, type LinkOptions} from './common.js'
+import {effectiveUrl, serverName, tlsOptions} from './tls.js'
 import {ConnectionLostError} from '../errors.js'
 import {assertSafeEnvelope, decodeEnvelope, encodeEnvelope} from '../wire/envelope.js'
 import {chunks, decodeRequest, eventMessage, replyMessage, type AgentLink, type LinkListeners, type ReplyBatch} from '../wire/link.js'
@@ -59,13 +60,14 @@ export class RedisAgentLink implements AgentLink {
     this.listeners = listeners
     const {Redis} = await import('ioredis')
     const {url, connectTimeoutMs} = this.opts
+    const tls = tlsOptions(url, this.opts.tls)
     const options: RedisOptions = {
       host: url.host,
       port: url.port,
       username: url.username,
       password: url.password,
       db: url.db,
-      tls: url.tls ? {servername: url.host, rejectUnauthorized: url.verifyCertificate} : undefined,
+      tls: tls ? {...tls, ...serverName(url.host)} : undefined,
       connectionName: 'wfctl-agent',
       lazyConnect: true,
       enableOfflineQueue: false,
@@ -91,7 +93,7 @@ export class RedisAgentLink implements AgentLink {
     } catch (error) {
       this.cmd.disconnect()
       this.sub.disconnect()
-      throw brokerFailure(url, fromIoredis(error), 'cannot connect to')
+      throw brokerFailure(effectiveUrl(url, this.opts.tls), fromIoredis(error), 'cannot connect to')
     }
     this.connected = true
     this.cmd.on('ready', () => void this.reregister())

@@ -1,7 +1,7 @@
 import {decodeEnvelope} from '../wire/envelope.js'
 import {heartbeatBody, type BrokerFacts, type DoctorProbe, type FixOutcome, type HeardHeartbeat, type RedisNamespace, type ReplyLeftover} from '../wire/doctor.js'
 import {RespConnection, RespError, type Reply, type RespOptions} from './resp.js'
-import {openResp, SEP} from './redis.js'
+import {openResp, redisNames, SEP} from './redis.js'
 import {brokerFailure, listenFor, type TransportOptions} from './common.js'
 
 /*
@@ -16,8 +16,11 @@ const BINDING = '_kombu.binding.'
 /** SCAN calls per database before giving up on a huge keyspace (COUNT 1000 each). */
 const MAX_SCANS = 2000
 const PRIORITY_SUFFIXES = ['', `${SEP}3`, `${SEP}6`, `${SEP}9`]
-/** `{prefix}/{db}.{exchange}/worker.heartbeat`: the channel a heartbeat is PUBLISHed on. */
-const HEARTBEAT_CHANNEL = /^(.*)\/(\d+)\.([^/]+)\/worker\.heartbeat$/
+/**
+ * `{prefix}/{db}.{exchange}/worker.heartbeat`: the channel a heartbeat is PUBLISHed on; workers
+ * connected through Sentinel (kombu < 5.4) send it on the literal `/{db}.`, whatever their database.
+ */
+const HEARTBEAT_CHANNEL = /^(.*)\/(\d+|\{db\})\.([^/]+)\/worker\.heartbeat$/
 
 function asString(reply: Reply): string | undefined {
   return typeof reply === 'string' ? reply : undefined
@@ -105,7 +108,9 @@ export class RedisDoctor implements DoctorProbe {
       const where = HEARTBEAT_CHANNEL.exec(channel)
       const beat = heartbeatOf(data, Date.now())
       if (!beat) return
-      if (where) heard.push({...beat, prefix: where[1], db: Number(where[2]), exchange: where[3]})
+      const literal = where?.[2] === '{db}'
+      // The literal form says no database: through Sentinel it is taken to be the URL's (where the mailboxes were looked for).
+      if (where && !(literal && !this.opts.url.sentinels)) heard.push({...beat, prefix: where[1], db: literal ? this.opts.url.db : Number(where[2]), exchange: where[3]})
       else heard.push(beat)
     }
     // A connection of its own: subscribed, it can do nothing else. Closing it unsubscribes.
@@ -166,7 +171,7 @@ export class RedisDoctor implements DoctorProbe {
         if (!reply) {
           const suffix = `.${controlExchange}.pidbox`
           const mailboxes = members.map(parseMember).filter((m) => m?.queue.endsWith(suffix)).map((m) => m!.queue.slice(0, -suffix.length)).sort()
-          namespaces.push({db, prefix, controlExchange, channel: `${prefix}/${db}.${controlExchange}.pidbox`, mailboxes, subscribers: 0})
+          namespaces.push({db, prefix, controlExchange, channel: redisNames(db, controlExchange, prefix, this.opts.url.sentinels !== undefined).requestChannel, mailboxes, subscribers: 0})
           continue
         }
         for (const member of members) {

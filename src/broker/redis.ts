@@ -5,6 +5,8 @@ import {MAX_REPLY_BYTES, type ReceivedMessage, type WireMessage} from '../wire/m
 import {OversizedBulk, RespConnection, RespError, type Reply, type RespOptions} from './resp.js'
 import {CleanupError, EVENT_EXCHANGE, type EventWatch, type Inbox, type ListenersElsewhere, type PublishResult, type Transport} from '../wire/transport.js'
 import {brokerFailure, withDeadline, type TransportOptions} from './common.js'
+import {tlsOptions} from './tls.js'
+import {assertMaster, findMaster, masterDoing} from './sentinel.js'
 
 /** kombu's field separator inside binding members and priority queue names (docs/wire-protocol.md#keys-and-channels). */
 export const SEP = '\x06\x16'
@@ -23,6 +25,8 @@ const DRAIN_BATCH = 1000
 /** An envelope carries its body in base64 (4/3 of its size), plus headers: anything larger is dropped unread. */
 const MAX_ENVELOPE_BYTES = Math.ceil(MAX_REPLY_BYTES / 3) * 4 + 1024 * 1024
 const RETRY_PAUSE_MS = 100
+/** How often an event subscription checks that its connection still stands. */
+const EVENT_KEEPALIVE_MS = 2000
 
 interface CleanupStep {
   what: string
@@ -46,11 +50,21 @@ function received(entry: Reply, now: number): ReceivedMessage {
   }
 }
 
-/** kombu's key and channel names for one control namespace on one database (docs/wire-protocol.md#keys-and-channels). */
-export function redisNames(db: number, controlExchange: string, keyPrefix: string) {
+/**
+ * kombu's key and channel names for one control namespace on one database (docs/wire-protocol.md#keys-and-channels).
+ * Through Sentinel (`viaSentinel`) kombu before 5.4 never fills in its fanout prefix: its workers
+ * publish and listen on the literal `/{db}.` (braces included, whatever the database), kombu 5.4
+ * and later on `/0.` as on plain Redis. Both are spoken there: each worker hears one of them.
+ */
+export function redisNames(db: number, controlExchange: string, keyPrefix: string, viaSentinel = false) {
   const replyQueue = (oid: string) => `${oid}.reply.${controlExchange}.pidbox`
+  const fanoutPrefixes = (viaSentinel ? ['/{db}.', `/${db}.`] : [`/${db}.`]).map((f) => keyPrefix + f)
   return {
-    requestChannel: `${keyPrefix}/${db}.${controlExchange}.pidbox`,
+    requestChannel: `${fanoutPrefixes[0]}${controlExchange}.pidbox`,
+    /** Every channel a request is published on (two through Sentinel). */
+    requestChannels: fanoutPrefixes.map((f) => `${f}${controlExchange}.pidbox`),
+    /** What a fanout exchange's channel starts with (`{prefix}/{db}.`), events included. */
+    fanoutPrefixes,
     replyBindingKey: `${keyPrefix}_kombu.binding.reply.${controlExchange}.pidbox`,
     replyQueue,
     /** The member that routes replies for `oid` to its queue; queue names inside members are never prefixed. */
@@ -78,27 +92,33 @@ export async function openResp(
   timeoutMs = opts.connectTimeoutMs,
 ): Promise<RespConnection> {
   const {url, connectTimeoutMs} = opts
+  // Through Sentinel: the sentinels name the master, which is then connected to with the URL's password and database.
+  const master = url.sentinels ? await findMaster(opts, timeoutMs, created) : undefined
   let connection: RespConnection | undefined
   const options: RespOptions = {
     host: url.host,
     port: url.port,
-    tls: url.tls ? {servername: url.host, rejectUnauthorized: url.verifyCertificate} : undefined,
+    tls: tlsOptions(url, opts.tls),
     username: url.username,
     password: url.password,
     db: url.db,
     name: 'wfctl',
     commandTimeoutMs: connectTimeoutMs,
     ...over,
+    ...(master ? {host: master.host, port: master.port} : {}),
   }
   const opening = RespConnection.open(options, (c) => {
     connection = c
     created(c)
   })
+  const doing = master ? masterDoing(master) : 'cannot connect to'
   try {
-    return await withDeadline(opening, timeoutMs, `cannot connect to ${url.masked}`, () => connection?.destroy())
+    const ready = await withDeadline(opening, timeoutMs, `${doing} ${url.masked}`, () => connection?.destroy())
+    if (master) await withDeadline(assertMaster(ready, master, url), timeoutMs, `${doing} ${url.masked}`, () => ready.destroy())
+    return ready
   } catch (error) {
     connection?.destroy()
-    throw brokerFailure(url, error, 'cannot connect to')
+    throw brokerFailure(url, error, doing)
   }
 }
 
@@ -112,8 +132,8 @@ export class RedisTransport implements Transport {
   private readonly connections = new Set<RespConnection>()
 
   constructor(private readonly opts: TransportOptions) {
-    this.names = redisNames(opts.url.db, opts.namespace.controlExchange, opts.namespace.redisKeyPrefix)
-    this.requestAddress = `channel ${this.names.requestChannel}`
+    this.names = redisNames(opts.url.db, opts.namespace.controlExchange, opts.namespace.redisKeyPrefix, opts.url.sentinels !== undefined)
+    this.requestAddress = this.names.requestChannels.length > 1 ? `channels ${this.names.requestChannels.join(' and ')}` : `channel ${this.names.requestChannel}`
   }
 
   /** Connects within `timeoutMs` (the connect timeout); the failure names the cause (refused, auth...). */
@@ -291,8 +311,10 @@ export class RedisTransport implements Transport {
     const envelope = encodeEnvelope(message, `${this.opts.namespace.controlExchange}.pidbox`, '')
     assertSafeEnvelope(envelope)
     try {
-      const listeners = await this.command.call('PUBLISH', this.names.requestChannel, JSON.stringify(envelope))
-      return typeof listeners === 'number' ? {listeners} : {}
+      const data = JSON.stringify(envelope)
+      // The same envelope (one delivery tag) on each channel: a worker that listens on both drops the copy.
+      const counts = await Promise.all(this.names.requestChannels.map((channel) => this.command.call('PUBLISH', channel, data)))
+      return counts.every((n) => typeof n === 'number') ? {listeners: counts.reduce<number>((sum, n) => sum + (n as number), 0)} : {}
     } catch (error) {
       throw brokerFailure(this.opts.url, error, 'cannot publish to')
     }
@@ -303,10 +325,11 @@ export class RedisTransport implements Transport {
    * `{prefix}/{db}.celeryev/{routing key}`; a PSUBSCRIBE on its own connection hears them, as
    * kombu's receivers do (`#` becomes `*`). Nothing is written: the subscription ends with the connection.
    */
-  async watchEvents(routingKeys: string[], onMessages: (messages: ReceivedMessage[]) => void): Promise<EventWatch> {
-    const {url, namespace, connectTimeoutMs} = this.opts
-    const patterns = routingKeys.map((key) => `${globEscape(namespace.redisKeyPrefix)}/${url.db}.${EVENT_EXCHANGE}/${globEscape(key).replace(/#/g, '*')}`)
+  async watchEvents(routingKeys: string[], onMessages: (messages: ReceivedMessage[]) => void, onFailure?: (error: Error) => void): Promise<EventWatch> {
+    const {url, connectTimeoutMs} = this.opts
+    const patterns = this.names.fanoutPrefixes.flatMap((fanout) => routingKeys.map((key) => `${globEscape(fanout)}${EVENT_EXCHANGE}/${globEscape(key).replace(/#/g, '*')}`))
     let closed = false
+    let keepalive: NodeJS.Timeout | undefined
     const sub = await this.open({
       commandTimeoutMs: undefined,
       maxBulkBytes: MAX_ENVELOPE_BYTES,
@@ -322,10 +345,25 @@ export class RedisTransport implements Transport {
       sub.destroy()
       throw brokerFailure(url, error, 'cannot subscribe to events on')
     }
+    if (onFailure) {
+      // A subscription hears nothing when its connection is gone: a PING now and then finds out
+      // (a closed connection rejects it at once, a silent broker within the connect timeout).
+      keepalive = setInterval(() => {
+        withDeadline(sub.call('PING'), connectTimeoutMs, `no answer from ${url.masked}`, () => sub.destroy()).catch((error: unknown) => {
+          if (closed) return
+          closed = true
+          clearInterval(keepalive)
+          sub.destroy()
+          onFailure(brokerFailure(url, error, 'lost the connection to'))
+        })
+      }, EVENT_KEEPALIVE_MS)
+      keepalive.unref()
+    }
     return {
       available: true,
       close: async () => {
         closed = true
+        clearInterval(keepalive)
         sub.destroy()
       },
     }
@@ -373,6 +411,49 @@ export class RedisTransport implements Transport {
       c.destroy()
       this.connections.delete(c)
     }
+  }
+
+  /** LLEN of each queue's four lists, in one round trip (src/broker/redis-queues.ts). Read-only. */
+  async queueDepths(names: string[]): Promise<import('../wire/transport.js').QueueDepth[]> {
+    const {redisQueueDepths} = await import('./redis-queues.js')
+    try {
+      return await redisQueueDepths(this.command, names, this.names.queueKeys)
+    } catch (error) {
+      throw brokerFailure(this.opts.url, error, 'cannot read queue depths on')
+    }
+  }
+
+  /** The task queues bound in kombu's binding sets of this key prefix (src/broker/redis-queues.ts). Read-only. */
+  async knownQueues(): Promise<string[]> {
+    const {redisKnownQueues} = await import('./redis-queues.js')
+    try {
+      return await redisKnownQueues(this.command, this.opts.namespace.redisKeyPrefix)
+    } catch (error) {
+      throw brokerFailure(this.opts.url, error, 'cannot list the queues on')
+    }
+  }
+
+  /**
+   * The nodes of the members `SEP SEP {node}.{ns}.pidbox` of `{prefix}_kombu.binding.{ns}.pidbox`
+   * (docs/wire-protocol.md#publishing-a-request): bound at a worker's start, unbound at its warm
+   * shutdown, left behind by a killed one. One SMEMBERS; read-only.
+   */
+  async boundMailboxes(): Promise<string[]> {
+    const {controlExchange, redisKeyPrefix} = this.opts.namespace
+    const suffix = `.${controlExchange}.pidbox`
+    let members: Reply
+    try {
+      members = await this.command.call('SMEMBERS', `${redisKeyPrefix}_kombu.binding.${controlExchange}.pidbox`)
+    } catch (error) {
+      throw brokerFailure(this.opts.url, error, 'cannot read the mailbox bindings on')
+    }
+    const nodes: string[] = []
+    if (!Array.isArray(members)) return nodes
+    for (const member of members) {
+      const queue = typeof member === 'string' ? member.split(SEP)[2] : undefined
+      if (queue !== undefined && queue.length > suffix.length && queue.endsWith(suffix)) nodes.push(queue.slice(0, -suffix.length))
+    }
+    return nodes
   }
 
   async close(): Promise<void> {

@@ -2,6 +2,7 @@ import {connect as netConnect, type Socket} from 'node:net'
 import type {ConnectionOptions, TLSSocket} from 'node:tls'
 
 import {ConnectionLostError} from '../errors.js'
+import {serverName} from './tls.js'
 
 /*
  * A minimal Redis client (RESP2) for what a short-lived probe does: connect, authenticate, select,
@@ -34,7 +35,8 @@ export class RespError extends Error {
 export interface RespOptions {
   host: string
   port: number
-  tls?: {servername: string; rejectUnauthorized: boolean}
+  /** TLS (src/broker/tls.ts `tlsOptions()`); the server name is added here from `host`. */
+  tls?: ConnectionOptions
   username?: string
   password?: string
   db: number
@@ -238,14 +240,22 @@ export class RespConnection {
   private failure?: Error
   private timer?: NodeJS.Timeout
   private readonly closed: Promise<void>
+  /** TCP connected, TLS handshake done, a byte received: what a connection that failed got to. */
+  private reached = {tcp: false, secure: false, data: false}
 
   private constructor(private readonly opts: RespOptions, tlsConnect?: (options: ConnectionOptions) => TLSSocket) {
     const target = {host: opts.host, port: opts.port}
-    this.socket = opts.tls && tlsConnect ? tlsConnect({...target, ...opts.tls}) : netConnect(target)
+    this.socket = opts.tls && tlsConnect ? tlsConnect({...target, ...serverName(opts.host), ...opts.tls}) : netConnect(target)
     this.socket.setNoDelay(true)
     this.reader = new RespReader((value) => this.settleHead(value), opts.maxBulkBytes)
+    this.socket.once('connect', () => (this.reached.tcp = true))
+    this.socket.once('secureConnect', () => (this.reached.secure = true))
     this.socket.on('data', (chunk: Buffer) => this.receive(chunk))
-    this.socket.on('error', (error) => {
+    this.socket.on('error', (error: NodeJS.ErrnoException) => {
+      // A plain-text connection that a TLS port drops at once, unanswered.
+      if (!opts.tls && !this.reached.data && this.status === 'connecting' && (error.code === 'ECONNRESET' || error.code === 'EPIPE')) {
+        this.failure ??= new ConnectionLostError(`the broker reset the connection without answering: if port ${opts.port} speaks TLS, use rediss://`)
+      }
       this.failure ??= error
     })
     this.closed = new Promise((resolve) => this.socket.once('close', () => {
@@ -318,8 +328,15 @@ export class RespConnection {
     clearTimeout(timer)
   }
 
-  destroy(): void {
+  /**
+   * Ends the connection. Returns what it was stuck on when that is worth saying (withDeadline() shows
+   * it): a TLS handshake that a plain-text port never answers.
+   */
+  destroy(): string | undefined {
+    const stuck = this.opts.tls && this.reached.tcp && !this.reached.secure && this.status === 'connecting'
     this.socket.destroy()
+    if (!stuck) return undefined
+    return `the server took the connection but never answered the TLS handshake: if port ${this.opts.port} is plain text, use redis:// (or the broker's TLS port)`
   }
 
   /**
@@ -347,9 +364,15 @@ export class RespConnection {
   }
 
   private receive(chunk: Buffer): void {
+    const first = !this.reached.data
+    this.reached.data = true
     try {
       this.reader.feed(chunk)
     } catch (error) {
+      // A TLS record (alert 0x15, handshake 0x16, then version 0x03) on a plain-text connection.
+      if (first && !this.opts.tls && (chunk[0] === 0x15 || chunk[0] === 0x16) && chunk[1] === 0x03) {
+        this.failure ??= new ConnectionLostError(`the broker answered in TLS: use rediss:// for port ${this.opts.port}`)
+      }
       this.failure ??= new ConnectionLostError(`the broker sent what is not Redis: ${(error as Error).message}`)
       this.socket.destroy()
     }

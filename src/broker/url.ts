@@ -19,6 +19,14 @@ export interface BrokerUrl {
   masked: string
   /** Whether TLS certificates are checked: `?ssl_cert_reqs=none` turns it off, as in kombu. */
   verifyCertificate: boolean
+  /** kombu's TLS query options (`ssl_cert_reqs`, `ssl_ca_certs`, `ssl_certfile`, `ssl_keyfile`), when any is given. */
+  ssl?: SslQuery
+  /**
+   * Redis Sentinel (`sentinel://h1:26379;sentinel://h2:26379`): the sentinels to ask for the master,
+   * in order. `host` and `port` are the first one's; the password, user and database are the first
+   * URL's, as kombu reads them, and are the master's.
+   */
+  sentinels?: {host: string; port: number}[]
 }
 
 const SCHEMES: Record<string, {kind: BrokerKind; tls: boolean; port: number}> = {
@@ -27,6 +35,7 @@ const SCHEMES: Record<string, {kind: BrokerKind; tls: boolean; port: number}> = 
   amqp: {kind: 'amqp', tls: false, port: 5672},
   pyamqp: {kind: 'amqp', tls: false, port: 5672},
   amqps: {kind: 'amqp', tls: true, port: 5671},
+  sentinel: {kind: 'redis', tls: false, port: 26379},
 }
 
 const EXAMPLE = '(expected e.g. redis://localhost:6379/0 or amqp://guest:guest@localhost:5672//)'
@@ -46,7 +55,7 @@ const CONTROL_ALL = new RegExp(CONTROL.source, 'g')
 /** Scheme names that are recognised even without `//` after their colon (`redis:u:pw@h`). */
 const KNOWN_SCHEME_AT_END = /(?:^|[^A-Za-z0-9+.-])(?:rediss?|amqps?|pyamqp|sentinel|sqs|memory|librabbitmq|qpid|mongodb|filesystem)$/i
 const SCHEME_AT_END = /(?:^|[^A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*$/
-const KNOWN_SCHEME_SEP = /(?:rediss?|amqps?|pyamqp)(?::|\/\/)/i
+const KNOWN_SCHEME_SEP = /(?:rediss?|amqps?|pyamqp|sentinel)(?::|\/\/)/i
 /** A query key (percent-decoded, lower-cased) whose value is a secret. */
 const SECRET_KEY = /pass|pwd|secret|token|credential|auth|(?:api|access|private)[_.-]?key/
 const PARAM = /(?<![\w.%+-])([\w.%+-]+)=/g
@@ -302,7 +311,7 @@ function parseOne(s: string): BrokerUrl {
   if (!sm) refuse(`invalid broker URL: ${masked} ${EXAMPLE}`)
   const scheme = sm[1].toLowerCase()
   const spec = SCHEMES[scheme]
-  if (!spec) refuse(`unsupported broker scheme in ${masked}: use redis, rediss, amqp, amqps or pyamqp`)
+  if (!spec) refuse(`unsupported broker scheme in ${masked}: use redis, rediss, sentinel, amqp, amqps or pyamqp`)
   const after = s.slice(sm[0].length)
   if (after.includes('#')) {
     refuse(`the broker URL ${masked} contains a "#": percent-encode it as %23 (a password may hold one, a broker URL has no fragment)`)
@@ -375,22 +384,88 @@ function parseOne(s: string): BrokerUrl {
     const why = Object.hasOwn(RESERVED_QUERY, key) ? RESERVED_QUERY[key] : undefined
     if (why) refuse(`query parameter "${key}" is not supported in ${masked}: ${why}`)
   }
-  const certReqs = (params.get('ssl_cert_reqs') ?? '').toLowerCase()
-  const verifyCertificate = certReqs !== 'none' && certReqs !== 'cert_none'
-  return {kind: spec.kind, scheme, tls: spec.tls, host, port, username, password, db, vhost, masked, verifyCertificate}
+  const ssl = sslQuery(params, masked)
+  const verifyCertificate = ssl?.certReqs !== 'none'
+  // kombu: TLS options make any URL a TLS one, and an AMQP URL without a port then means 5671.
+  const tls = spec.tls || ssl !== undefined
+  const tlsPort = tls && !spec.tls && !portRaw && spec.kind === 'amqp' ? 5671 : port
+  return {kind: spec.kind, scheme, tls, host, port: tlsPort, username, password, db, vhost, masked, verifyCertificate, ...(ssl ? {ssl} : {})}
+}
+
+/** kombu's TLS options in a broker URL's query, spelt as redis-py and Celery spell them; the files are paths, read when connecting. */
+export interface SslQuery {
+  /** `ssl_cert_reqs`: `none` turns certificate checks off; `optional` checks as `required` does (a broker always shows a certificate). */
+  certReqs?: 'required' | 'optional' | 'none'
+  caCerts?: string
+  certfile?: string
+  keyfile?: string
+}
+
+const CERT_REQS: Record<string, SslQuery['certReqs']> = {
+  required: 'required', cert_required: 'required', optional: 'optional', cert_optional: 'optional', none: 'none', cert_none: 'none',
+}
+const SSL_FILES = {ssl_ca_certs: 'caCerts', ssl_certfile: 'certfile', ssl_keyfile: 'keyfile'} as const
+
+/**
+ * The `ssl_*` query options (the last of a repeated key, as kombu keeps it). Any `ssl_*` key makes the
+ * URL a TLS one, as in kombu; other keys than these four are ignored, which never weakens a check
+ * (`ssl_check_hostname`: wfctl checks host names anyway, unless `ssl_cert_reqs=none`).
+ */
+function sslQuery(params: URLSearchParams, masked: string): SslQuery | undefined {
+  const keys = [...new Set([...params.keys()].filter((k) => k.startsWith('ssl_')))]
+  if (keys.length === 0) return undefined
+  const ssl: SslQuery = {}
+  for (const key of keys) {
+    const value = params.getAll(key).at(-1)!
+    if (key === 'ssl_cert_reqs') {
+      ssl.certReqs = Object.hasOwn(CERT_REQS, value.toLowerCase()) ? CERT_REQS[value.toLowerCase()] : undefined
+      if (!ssl.certReqs) refuse(`invalid ssl_cert_reqs in ${masked}: use required, optional or none (or CERT_REQUIRED, CERT_OPTIONAL, CERT_NONE)`)
+    } else if (Object.hasOwn(SSL_FILES, key)) {
+      if (value === '') refuse(`${key} in ${masked} is empty: give the path of a PEM file`)
+      ssl[SSL_FILES[key as keyof typeof SSL_FILES]] = value
+    }
+  }
+  return ssl
+}
+
+/** A usage error before anything connects: a sentinel:// URL without the master's name, or with a name that cannot be one. */
+export function sentinelMasterProblem(url: BrokerUrl, master: string | undefined): string | undefined {
+  if (!url.sentinels) return undefined
+  if (master === undefined || master === '') {
+    return `${url.masked} is a Redis Sentinel URL: name the master with --sentinel-master NAME (Celery's broker_transport_options master_name)`
+  }
+  // eslint-disable-next-line no-control-regex -- refusing control characters is the point
+  if (/[\s\u0000-\u001f\u007f]/.test(master) || master.length > 256) return 'invalid --sentinel-master: a master name has no spaces or control characters, and at most 256 characters'
+  return undefined
+}
+
+/** A `;` list of sentinel:// URLs is one broker: the sentinels, asked in order; the rest is the first URL's, as in kombu. */
+function sentinelSet(urls: BrokerUrl[]): BrokerUrl {
+  const masked = urls.map((u) => u.masked).join(';')
+  if (urls.some((u) => u.scheme !== 'sentinel')) {
+    refuse(`a Sentinel broker is a list of sentinel:// URLs only (sentinel://h1:26379;sentinel://h2:26379/0): got ${masked}`)
+  }
+  return {...urls[0], masked, sentinels: urls.map((u) => ({host: u.host, port: u.port}))}
 }
 
 /**
  * Parses a broker string that may be a Celery failover list (`url;url`): one BrokerUrl per URL,
- * each with its own masked form. Any URL that does not parse refuses the whole list.
+ * each with its own masked form, tried in order. Any URL that does not parse refuses the whole
+ * list. A list of sentinel:// URLs is one broker (its `sentinels`), not a failover list.
  */
 export function parseBrokerUrls(raw: string): BrokerUrl[] {
-  return splitBrokerList(raw).map(parseOne)
+  const urls = splitBrokerList(raw).map(parseOne)
+  if (urls.some((u) => u.scheme === 'sentinel')) return [sentinelSet(urls)]
+  if (new Set(urls.map((u) => u.kind)).size > 1) {
+    refuse(`a broker failover list is all Redis or all RabbitMQ URLs: got ${urls.map((u) => u.masked).join(';')}`)
+  }
+  return urls
 }
 
-/** Parses one broker URL; a failover list is refused (not supported yet). */
+/** Parses one broker URL (a list of sentinels is one); a failover list is refused (not supported yet). */
 export function parseBrokerUrl(raw: string): BrokerUrl {
   const parts = splitBrokerList(raw)
-  if (parts.length > 1) refuse(`broker failover lists ("url;url") are not supported yet: give one URL (got ${maskUrl(raw)})`)
-  return parseOne(parts[0])
+  if (parts.length > 1 && !/^sentinel:\/\//i.test(parts[0])) refuse(`broker failover lists ("url;url") are not supported yet: give one URL (got ${maskUrl(raw)})`)
+  const urls = parts.map(parseOne)
+  return urls[0].scheme === 'sentinel' ? sentinelSet(urls) : urls[0]
 }

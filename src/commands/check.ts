@@ -4,8 +4,8 @@ import {rename, unlink, writeFile} from 'node:fs/promises'
 import {errorReport, FleetCommand} from '../base-command.js'
 import {InterruptedError, UsageError} from '../errors.js'
 import {positiveInteger, word} from '../fleet/arguments.js'
-import {evaluate, unknown, type Health} from '../fleet/health.js'
-import {dryRun, type DryRun} from '../fleet/operation.js'
+import {evaluate, parseMaxQueued, unknown, type Health, type QueueLimit} from '../fleet/health.js'
+import {dryRun, perform, type DryRun} from '../fleet/operation.js'
 import {awaitedNodes, type Roster} from '../fleet/roster.js'
 import {healthText, nagiosLine, prometheusText} from '../render/health.js'
 import {safeJson} from '../render/safe.js'
@@ -22,6 +22,8 @@ export default class Check extends FleetCommand {
             but consumes no queue — alive to ping, yet taking no work — or answered an error (exit 1)
   CRITICAL  fewer than --min-nodes replied (none counts), or a --queue has no consumer         (exit 2)
   UNKNOWN   the broker is unreachable, or the check was misused                               (exit 3)
+--max-queued QUEUE=N also reads how many messages wait in QUEUE from the broker (read-only): more than N
+is WARNING; QUEUE=W:C makes more than C CRITICAL; a queue RabbitMQ does not have is WARNING.
 Returns as soon as every expected node (-d, --expect) replied; otherwise waits --timeout. With a roster
 of names (--expect names or @FILE, -d) only its nodes are counted. Without a roster, on Redis, more
 mailboxes hearing the request than replied is WARNING. A roster that can never be met (--expect 2 -d w1,
@@ -31,11 +33,13 @@ mailboxes hearing the request than replied is WARNING. A roster that can never b
     '<%= config.bin %> check --expect @/etc/wfctl/workers.txt --min-nodes 2 --format nagios',
     '<%= config.bin %> check --min-nodes 1 --textfile /var/lib/node_exporter/textfile/wfctl.prom',
     '<%= config.bin %> check -b amqp://guest:guest@rabbit:5672// --queue celery --format json',
+    '<%= config.bin %> check --expect 3 --max-queued default=100:1000 --format nagios',
   ]
   static override flags = {
     ...FleetCommand.targetFlags,
     'min-nodes': Flags.string({summary: 'Fewer replying workers than this is CRITICAL.', default: '1'}),
     queue: Flags.string({char: 'q', summary: 'A queue that must have a consumer (repeatable; commas too).', multiple: true}),
+    'max-queued': Flags.string({summary: 'QUEUE=N: WARNING when more than N messages wait in QUEUE; QUEUE=W:C: CRITICAL above C too (repeatable).', multiple: true}),
     format: Flags.option({summary: 'Output format.', options: FORMATS, default: 'text' as const})(),
     textfile: Flags.string({summary: "Also write the Prometheus output to this file, atomically (node_exporter's textfile collector)."}),
     ...FleetCommand.dryRunFlags,
@@ -48,6 +52,7 @@ mailboxes hearing the request than replied is WARNING. A roster that can never b
     let health: Health
     let minNodes = 1
     let queues: string[] = []
+    let maxQueued: QueueLimit[] = []
     let textfile: string | undefined
     try {
       this.format = formatOf(this.argv)
@@ -56,6 +61,7 @@ mailboxes hearing the request than replied is WARNING. A roster that can never b
       textfile = flags.textfile
       minNodes = positiveInteger(flags['min-nodes'], '--min-nodes')
       queues = [...new Set((flags.queue ?? []).flatMap((q) => q.split(',')).map((q) => word(q, '--queue')))]
+      maxQueued = parseMaxQueued(flags['max-queued'] ?? [])
       if (textfile !== undefined && textfile.trim() === '') throw new UsageError('--textfile needs a path')
       const plan = this.plan(flags, 'active_queues')
       const expected = expectedCount(plan.target.destination, plan.roster)
@@ -69,17 +75,28 @@ mailboxes hearing the request than replied is WARNING. A roster that can never b
         this.log(safeJson(dry, 2))
         return dry
       }
-      const {result} = await this.send(plan)
-      health = evaluate(result, {roster: plan.roster, destination: plan.target.destination, minNodes, queues})
+      let result
+      let depths
+      if (maxQueued.length === 0) {
+        ;({result} = await this.send(plan))
+      } else {
+        // The depths on the same connection, read before the request: perform() closes it after.
+        const operation = await this.open(plan.session)
+        depths = await operation.queueDepths(maxQueued.map((l) => l.queue))
+        const done = await perform(plan, operation)
+        if (done.cleanup) this.notice(`warning: ${done.cleanup.message}`)
+        result = done.result
+      }
+      health = evaluate(result, {roster: plan.roster, destination: plan.target.destination, minNodes, queues, maxQueued, depths})
     } catch (error) {
       if (error instanceof InterruptedError) throw error
-      health = unknown(errorReport(error as Error).message, {minNodes, queues}, Math.round(performance.now() - started))
+      health = unknown(errorReport(error as Error).message, {minNodes, queues, maxQueued}, Math.round(performance.now() - started))
     }
     if (textfile !== undefined) {
       try {
         await writeAtomically(textfile, prometheusText(health))
       } catch (error) {
-        health = unknown(`cannot write ${textfile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {minNodes, queues}, health.elapsedMs)
+        health = unknown(`cannot write ${textfile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {minNodes, queues, maxQueued}, health.elapsedMs)
       }
     }
     this.setExitCode(health.code)

@@ -59,6 +59,7 @@ removes every mailbox they created).`
         concurrency,
         heartbeatSeconds: heartbeat,
         connectTimeoutMs: opts.connectTimeoutMs,
+        tls: opts.tls,
         onLog: (entry) => {
           if (entry.level !== 'info') this.logToStderr(`${entry.level}: ${entry.node ? `${entry.node}: ` : ''}${entry.message}`)
         },

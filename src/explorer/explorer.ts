@@ -4,7 +4,10 @@ import {InterruptedError} from '../errors.js'
 import {isDestructive} from '../fleet/methods.js'
 import type {FleetResult} from '../fleet/outcome.js'
 import type {ShutdownResult} from '../fleet/shutdown.js'
-import {ACTIONS, crossCheck, nodeChoices, nodeList, nodesText, validateWith, VIEWS, type Action, type View} from './menu.js'
+import {
+  ACTIONS, ALL_MATCHING, crossCheck, matchNodes, naturalCompare, nodeChoices, nodesText, pickerChoices, Seen, SOME_MATCHING, targetText,
+  taskChoices, TYPE_IDS, validateWith, valueChoices, VIEWS, type Action, type Question, type View,
+} from './menu.js'
 
 /*
  * The interactive explorer (README.md#the-explorer-wfctl-inspect-on-a-terminal): discover, pick nodes, then views and actions until the
@@ -15,29 +18,37 @@ import {ACTIONS, crossCheck, nodeChoices, nodeList, nodesText, validateWith, VIE
 export interface ExplorerOps {
   /** Where the fleet is, for the status line (masked broker URL). */
   broker: string
+  /** What the explorer was scoped to (-d, --pattern), in words: `matching glob "pod-*"`. */
+  scope?: string
   discover(): Promise<FleetResult>
   call(method: string, args: Record<string, unknown>, nodes: string[]): Promise<FleetResult>
-  shutdown(nodes: string[]): Promise<ShutdownResult>
+  /** `reason`: what the operator typed (the audit log's reason and each worker's log line), if anything. */
+  shutdown(nodes: string[], reason?: string): Promise<ShutdownResult>
   /** Tables to stdout. */
   show(text: string): void
-  /** Status and notes to stderr. */
+  /** Status and notes, on the screen the questions are asked on. */
   note(text: string): void
   render: {
     status(result: FleetResult): string
-    view(result: FleetResult): string
+    /** `ids`: the task ids asked about (query-task lists the unknown ones). */
+    view(result: FleetResult, ids?: string[]): string
     replies(result: FleetResult): string
     shutdown(result: ShutdownResult): string
   }
-  /** Aborted by SIGINT/SIGTERM from outside. */
+  /** Aborted by SIGINT/SIGTERM/SIGHUP from outside. */
   signal: AbortSignal
+  /** Where questions are drawn (a terminal); stderr by default. */
+  screen?: NodeJS.WritableStream
+  /** The screen's width, to keep a choice on one line. */
+  columns?: () => number
   /** Asks one question (inquirer by default; tests script the answers). Rejects with inquirer's errors. */
   prompt?: (question: Record<string, unknown>, signal: AbortSignal) => Promise<unknown>
 }
 
-/** One inquirer question on stderr, abortable. */
-async function inquire(question: Record<string, unknown>, signal: AbortSignal): Promise<unknown> {
+/** One inquirer question on the screen, abortable. */
+async function inquire(question: Record<string, unknown>, signal: AbortSignal, output: NodeJS.WritableStream): Promise<unknown> {
   const {default: inquirer} = await import('inquirer')
-  const prompt = inquirer.createPromptModule({output: process.stderr, signal})
+  const prompt = inquirer.createPromptModule({output, signal})
   return ((await prompt([{...question, name: 'value'} as never])) as {value: unknown}).value
 }
 
@@ -47,6 +58,10 @@ type Back = typeof BACK
 export class Explorer {
   private nodes: string[] = []
   private selected: string[] = []
+  private discovered = false
+  /** The menu entry last chosen: the cursor comes back to it. */
+  private last?: string
+  private readonly seen = new Seen()
 
   constructor(private readonly ops: ExplorerOps) {}
 
@@ -54,10 +69,10 @@ export class Explorer {
   async run(): Promise<void> {
     await this.refresh()
     for (;;) {
+      const count = `${this.nodes.length} node${this.nodes.length === 1 ? '' : 's'}${this.ops.scope ? ` ${this.ops.scope}` : ''}`
       const choice = await this.ask<string>({
         type: 'select',
-        name: 'value',
-        message: `${this.ops.broker} · ${this.nodes.length} node${this.nodes.length === 1 ? '' : 's'} · selected: ${this.selected.length > 0 ? nodesText(this.selected, this.nodes) : 'none'}`,
+        message: `${this.ops.broker} · ${count} · selected: ${this.selected.length > 0 ? nodesText(this.selected, this.nodes) : 'none'}`,
         pageSize: 10,
         choices: [
           ...VIEWS.map((v) => ({name: `View: ${v.label}`, value: `view:${v.name}`})),
@@ -66,8 +81,10 @@ export class Explorer {
           {name: 'Refresh the fleet', value: 'refresh'},
           {name: 'Quit', value: 'quit'},
         ],
+        ...(this.last === undefined ? {} : {default: this.last}),
       })
       if (choice === BACK || choice === 'quit') return
+      this.last = choice
       if (choice === 'pick') await this.pick()
       else if (choice === 'refresh') await this.refresh()
       else if (this.selected.length === 0) this.ops.note('no node selected: pick nodes first (or refresh the fleet)')
@@ -76,61 +93,135 @@ export class Explorer {
     }
   }
 
-  /** One ping to everyone: who is there, and how fast they answer. */
+  /**
+   * One ping to the scope: who is there, and how fast they answer. The first selects every node;
+   * later ones keep the selection (less the nodes gone), never widen it.
+   */
   private async refresh(): Promise<void> {
     const result = await this.ops.discover()
-    this.nodes = Object.keys(result.replies).sort()
+    this.nodes = Object.keys(result.replies).sort(naturalCompare)
+    const before = this.selected.length
     this.selected = this.selected.filter((n) => this.nodes.includes(n))
-    if (this.selected.length === 0) this.selected = [...this.nodes]
+    if (!this.discovered) this.selected = [...this.nodes]
+    this.discovered = true
     const table = this.ops.render.status(result)
     this.ops.show(table || 'no node answered: check the broker URL, database or vhost, and control exchange')
+    if (before > 0 && this.selected.length === 0 && this.nodes.length > 0) this.ops.note('none of the selected nodes answered: pick nodes')
   }
 
+  /**
+   * Type to filter (a part of the name, or a glob), then one node, all the matching ones, or
+   * several of them in a checklist.
+   */
   private async pick(): Promise<void> {
     if (this.nodes.length === 0) return this.ops.note('no node to pick: refresh the fleet')
-    const picked = await this.ask<string[]>({
-      type: 'checkbox',
-      name: 'value',
-      message: 'Nodes (space to toggle, a for all, enter to confirm)',
-      choices: nodeChoices(this.nodes, this.selected),
-      validate: (chosen: readonly unknown[]) => (chosen.length > 0 ? true : 'pick at least one node'),
+    const answer = await this.ask<string>({
+      type: 'search',
+      message: 'Nodes (type to filter: part of a name, or a glob)',
+      pageSize: 10,
+      source: async (term: string | undefined) => pickerChoices(this.nodes, term, this.selected),
     })
-    if (picked !== BACK) this.selected = picked
+    if (answer === BACK) return
+    if (answer.startsWith(ALL_MATCHING)) {
+      this.selected = matchNodes(this.nodes, answer.slice(ALL_MATCHING.length + 1))
+    } else if (answer.startsWith(SOME_MATCHING)) {
+      const matches = matchNodes(this.nodes, answer.slice(SOME_MATCHING.length + 1))
+      const picked = await this.ask<string[]>({
+        type: 'checkbox',
+        message: 'Nodes (space to toggle, a for all, enter to confirm)',
+        pageSize: 10,
+        choices: nodeChoices(matches, this.selected),
+        validate: (chosen: readonly unknown[]) => (chosen.length > 0 ? true : 'pick at least one node'),
+      })
+      if (picked !== BACK) this.selected = [...picked].sort(naturalCompare)
+    } else {
+      this.selected = [answer]
+    }
   }
 
   private async view(view: View): Promise<void> {
     const result = await this.ops.call(view.method, view.args ?? {}, this.selected)
+    this.seen.learn(result)
     this.ops.show(this.ops.render.view(result))
   }
 
   private async act(action: Action): Promise<void> {
     const answers: Record<string, string> = {}
     for (const q of action.questions) {
-      const answer = await this.ask<string>({type: 'input', name: 'value', message: q.message, default: q.default, validate: validateWith(q)})
+      const answer = await this.answer(q)
       if (answer === BACK) return
       answers[q.name] = answer
     }
     const problem = crossCheck(action, answers)
     if (problem) return this.ops.note(`not sent: ${problem}`)
     const args = action.args(answers)
-    const whom = nodesText(this.selected, this.nodes)
-    // The same rules as the commands (docs/architecture.md#destructive-requests-and-dry-runs), naming the nodes.
+    if (action.read) {
+      const result = await this.ops.call(action.method, args, this.selected)
+      this.ops.show(this.ops.render.view(result, args.ids as string[]))
+      return
+    }
+    // The same rules as the commands (docs/architecture.md#destructive-requests-and-dry-runs), naming the nodes once.
     if (isDestructive(action.method, args, {destination: this.selected})) {
-      const ok = await this.ask<boolean>({type: 'confirm', name: 'value', message: `${action.label} on ${whom} (${nodeList(this.selected)}) via ${this.ops.broker}?`, default: false})
+      const target = targetText(this.selected, this.nodes, this.ops.scope)
+      const what = action.confirm ? action.confirm(args, target) : `${action.label} on ${target}`
+      const ok = await this.ask<boolean>({type: 'confirm', message: `${what} via ${this.ops.broker}?`, default: false})
       if (ok !== true) return this.ops.note('not confirmed: nothing was sent')
     }
     if (action.name === 'shutdown') {
-      const result = await this.ops.shutdown(this.selected)
+      const reason = String(args.reason)
+      const result = await this.ops.shutdown(this.selected, reason === '' ? undefined : reason)
       this.ops.show(this.ops.render.shutdown(result))
       await this.refresh()
       return
     }
     const result = await this.ops.call(action.method, args, this.selected)
+    if (action.method === 'add_consumer' || action.method === 'cancel_consumer') this.seen.consumed(result, String(args.queue), action.method === 'add_consumer')
     this.ops.show(this.ops.render.replies(result))
   }
 
+  /** One answer: typed, or picked from what the views showed (typing still possible). */
+  private async answer(q: Question): Promise<string | Back> {
+    const validate = validateWith(q)
+    const columns = this.ops.columns?.() ?? 80
+    if (q.yesNo) {
+      const yes = await this.ask<boolean>({type: 'confirm', message: q.message, default: q.default === 'yes'})
+      return yes === BACK ? BACK : yes ? 'yes' : 'no'
+    }
+    if (q.pick === 'task-ids') {
+      const tasks = this.seen.taskList(this.selected).filter((t) => validate(t.id) === true)
+      if (tasks.length > 0) {
+        const picked = await this.ask<string[]>({
+          type: 'checkbox',
+          message: `${q.message} (seen on the selected nodes; space to toggle, enter to confirm)`,
+          pageSize: 10,
+          choices: taskChoices(tasks, columns),
+          validate: (chosen: readonly unknown[]) => (chosen.length > 0 ? true : 'pick at least one, or "Other ids"'),
+        })
+        if (picked === BACK) return BACK
+        const chosen = picked.filter((id) => id !== TYPE_IDS)
+        if (!picked.includes(TYPE_IDS)) return chosen.join(',')
+        const typed = await this.ask<string>({type: 'input', message: `Other ${q.message.toLowerCase()} (comma-separated)`, validate})
+        return typed === BACK ? BACK : [...chosen, typed].join(',')
+      }
+      return this.ask<string>({type: 'input', message: `${q.message} (comma-separated)`, default: q.default, validate})
+    }
+    if (q.pick) {
+      const seen = this.seen.values(q.pick, this.selected)
+      if (seen.length > 0) {
+        return this.ask<string>({
+          type: 'search',
+          message: `${q.message} (type to filter, or a new name)`,
+          pageSize: 10,
+          source: async (term: string | undefined) => valueChoices(seen, term, q, columns),
+          validate,
+        })
+      }
+    }
+    return this.ask<string>({type: 'input', message: q.message, default: q.default, validate})
+  }
+
   /**
-   * One question. Escape goes back (BACK); Ctrl-C, SIGINT or SIGTERM leave (InterruptedError).
+   * One question. Escape goes back (BACK); Ctrl-C, SIGINT, SIGTERM or SIGHUP leave (InterruptedError).
    */
   private async ask<T>(question: Record<string, unknown>): Promise<T | Back> {
     const escape = new AbortController()
@@ -138,6 +229,7 @@ export class Explorer {
       if (key?.name === 'escape') escape.abort('escape')
     }
     const onSignal = () => escape.abort('signal')
+    if (this.ops.signal.aborted) throw new InterruptedError(String(this.ops.signal.reason))
     this.ops.signal.addEventListener('abort', onSignal, {once: true})
     const keys = process.stdin.isTTY === true
     if (keys) {
@@ -145,14 +237,14 @@ export class Explorer {
       process.stdin.on('keypress', onKey)
     }
     try {
-      return (await (this.ops.prompt ?? inquire)(question, escape.signal)) as T
+      const screen = this.ops.screen ?? process.stderr
+      const prompt = this.ops.prompt ?? ((q: Record<string, unknown>, signal: AbortSignal) => inquire(q, signal, screen))
+      return (await prompt({...question, name: 'value'}, escape.signal)) as T
     } catch (error) {
       const name = (error as Error).name
+      if (this.ops.signal.aborted) throw new InterruptedError(String(this.ops.signal.reason))
       if (name === 'ExitPromptError') throw new InterruptedError('SIGINT')
-      if (name === 'AbortPromptError') {
-        if (this.ops.signal.aborted) throw new InterruptedError(String(this.ops.signal.reason))
-        return BACK
-      }
+      if (name === 'AbortPromptError') return BACK
       throw error
     } finally {
       if (keys) process.stdin.off('keypress', onKey)

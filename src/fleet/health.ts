@@ -1,4 +1,7 @@
+import {UsageError} from '../errors.js'
 import {errorOf} from '../protocol/collector.js'
+import type {QueueDepth} from '../wire/transport.js'
+import {word} from './arguments.js'
 import {own, type FleetResult} from './outcome.js'
 import {awaitedNodes, type Roster} from './roster.js'
 import {plural} from '../words.js'
@@ -14,6 +17,51 @@ export interface HealthOptions {
   minNodes: number
   /** Queues that must have a consumer among the nodes that replied. */
   queues: string[]
+  /** `--max-queued`: how many messages may wait in a queue before it is WARNING, and CRITICAL. */
+  maxQueued?: QueueLimit[]
+  /** The depths of the `maxQueued` queues, as the broker gave them. */
+  depths?: QueueDepth[]
+}
+
+/** `--max-queued QUEUE=W[:C]`: WARNING when more than `warning` messages wait, CRITICAL when more than `critical`. */
+export interface QueueLimit {
+  queue: string
+  warning: number
+  critical: number | null
+}
+
+/** One `--max-queued` queue in the check's result. */
+export interface QueuedState {
+  /** Messages waiting; null when the depth could not be read (or the check could not be made). */
+  messages: number | null
+  /** False when the broker has no such queue (RabbitMQ). */
+  exists: boolean
+  warning: number
+  critical: number | null
+  /** Why the depth could not be read. */
+  error?: string
+}
+
+const THRESHOLD = /^(\d{1,15})(?::(\d{1,15}))?$/
+
+/**
+ * `--max-queued` values (repeatable, commas too): `QUEUE=N` or `QUEUE=W:C`, C at least W. The
+ * queue is what comes before the last `=`. Anything else is misuse, refused before anything connects.
+ */
+export function parseMaxQueued(values: string[]): QueueLimit[] {
+  const limits = new Map<string, QueueLimit>()
+  for (const spec of values.flatMap((v) => v.split(',')).map((v) => v.trim())) {
+    const at = spec.lastIndexOf('=')
+    const m = at > 0 ? THRESHOLD.exec(spec.slice(at + 1)) : null
+    if (!m) throw new UsageError(`--max-queued takes QUEUE=N or QUEUE=WARN:CRIT (numbers of messages), got ${JSON.stringify(spec)}`)
+    const queue = word(spec.slice(0, at), '--max-queued QUEUE')
+    const warning = Number(m[1])
+    const critical = m[2] === undefined ? null : Number(m[2])
+    if (critical !== null && critical < warning) throw new UsageError(`--max-queued ${queue}: the critical threshold ${critical} is below the warning threshold ${warning}`)
+    if (limits.has(queue)) throw new UsageError(`--max-queued ${queue} is given twice`)
+    limits.set(queue, {queue, warning, critical})
+  }
+  return [...limits.values()]
 }
 
 /** What `wfctl check` found: the `--format json` shape. */
@@ -49,6 +97,8 @@ export interface Health {
   queues: Record<string, string[]>
   /** Each replying node with the queues it consumes. */
   nodes: Record<string, string[]>
+  /** Each `--max-queued` queue: its depth and thresholds. */
+  queued: Record<string, QueuedState>
   undecodable: number
   elapsedMs: number
   /** Seconds since the epoch when the check ran. */
@@ -112,12 +162,23 @@ export function evaluate(result: FleetResult, opts: HealthOptions, now = Date.no
   for (const [node, error] of Object.entries(errors)) warning.push(`${node} answered: ${error}`)
   if (result.undecodable.length > 0) warning.push(plural(result.undecodable.length, 'unreadable reply'))
   if (result.duplicates.length > 0) warning.push(`duplicate node names: ${result.duplicates.join(', ')}`)
+  const queued = queuedStates(opts.maxQueued ?? [], opts.depths ?? [])
+  for (const [q, s] of Object.entries(queued)) {
+    if (s.error !== undefined) warning.push(`depth of queue ${q} unknown: ${s.error}`)
+    else if (!s.exists) warning.push(`queue ${q} does not exist`)
+    else if (s.messages === null) warning.push(`depth of queue ${q} unknown`)
+    else if (s.critical !== null && s.messages > s.critical) critical.push(`queue ${q}: ${plural(s.messages, 'message')} waiting (critical above ${s.critical})`)
+    else if (s.messages > s.warning) warning.push(`queue ${q}: ${plural(s.messages, 'message')} waiting (warning above ${s.warning})`)
+  }
 
   const status: Status = critical.length > 0 ? 'CRITICAL' : warning.length > 0 ? 'WARNING' : 'OK'
   const reasons = [...critical, ...warning]
   const counted = `${expected !== null ? `${replied}/${expected} workers` : plural(replied, 'worker')}${others.length > 0 ? ` (+${others.length} not expected)` : ''}`
   const required = opts.queues.filter((q) => !unconsumed.includes(q))
-  const detail = reasons.length > 0 ? reasons.join('; ') : required.length > 0 ? `queues ${required.join(',')} consumed` : 'every worker consumes a queue'
+  const depths = Object.entries(queued).map(([q, s]) => `${s.messages} queued in ${q}`)
+  const detail = reasons.length > 0
+    ? reasons.join('; ')
+    : [required.length > 0 ? `queues ${required.join(',')} consumed` : 'every worker consumes a queue', ...depths].join(', ')
   return {
     status,
     code: HealthStatus[status],
@@ -136,6 +197,7 @@ export function evaluate(result: FleetResult, opts: HealthOptions, now = Date.no
     errors,
     queues,
     nodes,
+    queued,
     undecodable: result.undecodable.length,
     elapsedMs: result.elapsedMs,
     timestamp: now / 1000,
@@ -143,7 +205,7 @@ export function evaluate(result: FleetResult, opts: HealthOptions, now = Date.no
 }
 
 /** The check could not be made (broker unreachable, misuse): UNKNOWN, with why. */
-export function unknown(reason: string, opts: {minNodes: number; queues: string[]}, elapsedMs: number, now = Date.now()): Health {
+export function unknown(reason: string, opts: {minNodes: number; queues: string[]; maxQueued?: QueueLimit[]}, elapsedMs: number, now = Date.now()): Health {
   return {
     status: 'UNKNOWN',
     code: HealthStatus.UNKNOWN,
@@ -162,8 +224,26 @@ export function unknown(reason: string, opts: {minNodes: number; queues: string[
     errors: {},
     queues: Object.fromEntries(opts.queues.map((q) => [q, []])),
     nodes: {},
+    queued: queuedStates(opts.maxQueued ?? [], []),
     undecodable: 0,
     elapsedMs,
     timestamp: now / 1000,
   }
+}
+
+/** Each limit with the depth read for its queue (messages null where none was read). */
+function queuedStates(limits: QueueLimit[], depths: QueueDepth[]): Record<string, QueuedState> {
+  const read = new Map(depths.map((d) => [d.name, d]))
+  // Own properties, whatever the queue is called ("__proto__" too).
+  return Object.fromEntries(limits.map(({queue, warning, critical}): [string, QueuedState] => {
+    const d = read.get(queue)
+    const unreadable = d?.error !== undefined
+    return [queue, {
+      messages: d && !unreadable ? d.messages : null,
+      exists: d?.exists ?? true,
+      warning,
+      critical,
+      ...(unreadable ? {error: d!.error} : {}),
+    }]
+  }))
 }

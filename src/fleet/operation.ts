@@ -1,12 +1,13 @@
 import {BrokerError, InterruptedError} from '../errors.js'
 import {buildRequest, encodeRequest, type Target} from '../protocol/request.js'
-import {CleanupError, type Transport} from '../wire/transport.js'
+import {CleanupError, type QueueDepth, type Transport} from '../wire/transport.js'
 import {own, summarize, type FleetResult} from './outcome.js'
 import {completionOf, type Roster} from './roster.js'
 import {FleetSession, requestAddress, type SessionOptions} from './session.js'
 import {fixFlags} from './fix-flags.js'
 import {shutdownNodes, tasksOf, type ActiveBefore, type ShutdownResult} from './shutdown.js'
 import {TaskEventFeed} from '../protocol/task-events.js'
+import {openEventStream, type EventStream, type EventStreamOptions} from '../protocol/event-stream.js'
 
 /*
  * The fleet-operation layer: what wfctl does to a fleet, whoever asks (a command, the explorer, a
@@ -179,6 +180,39 @@ export class FleetOperation {
     } finally {
       await feed?.close()
     }
+  }
+
+  /** Which broker this is: on RabbitMQ it counts each queue's consumers, on Redis only the workers can say (src/fleet/queues.ts). */
+  get broker(): Transport['kind'] {
+    return this.session.transport.kind
+  }
+
+  /** How many messages wait in each named queue, as the broker says; read-only, creates nothing (src/fleet/queues.ts). */
+  async queueDepths(names: string[]): Promise<QueueDepth[]> {
+    const {transport} = this.session
+    if (!transport.queueDepths) throw new Error(`the ${transport.kind} transport cannot read queue depths`)
+    if (names.length === 0) return []
+    return abortable(transport.queueDepths(names), this.signal)
+  }
+
+  /** Queue names the broker knows without asking a worker (Redis: kombu's binding sets); none where it cannot tell. */
+  async knownQueues(): Promise<string[]> {
+    const {transport} = this.session
+    return transport.knownQueues ? abortable(transport.knownQueues(), this.signal) : []
+  }
+
+  /**
+   * Subscribes to Celery's events on this connection (src/fleet/events.ts); the subscription is the
+   * caller's to close, and goes with the connection at the latest.
+   */
+  async openEvents(opts: EventStreamOptions): Promise<EventStream> {
+    return abortable(openEventStream(this.session.transport, opts), this.signal)
+  }
+
+  /** The nodes whose mailbox the broker keeps bound (Redis: kombu's pidbox binding set); undefined where it keeps no such record. Read-only. */
+  async boundMailboxes(): Promise<string[] | undefined> {
+    const {transport} = this.session
+    return transport.boundMailboxes ? abortable(transport.boundMailboxes(), this.signal) : undefined
   }
 
   /** Removes what wfctl created in the broker and disconnects; returns what could not be removed. */

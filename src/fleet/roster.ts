@@ -43,22 +43,62 @@ function readRoster(file: string): string {
   }
 }
 
-/** `-d a@h -d b@h,c@h` → the destination list, in order, without duplicates. */
-export function parseDestinations(values: string[] | undefined): string[] {
-  if (!values || values.length === 0) return []
-  const names = values.flatMap((v) => v.split(',')).map((n) => n.trim())
-  if (names.some((n) => n === '')) throw new UsageError('empty node name in --destination')
-  return checkNames(names, '--destination')
+/**
+ * A name given without `@`, and the node it was taken as. Celery names a worker started with
+ * `-n NAME` (and Airflow's workers, `celery@HOST`) `celery@NAME`: `-d airhost` means `celery@airhost`.
+ */
+export interface Assumed {
+  given: string
+  node: string
 }
 
-/** `--expect 3`, `--expect a@h,b@h` or `--expect @roster.txt` (one name per line, `#` comments). */
-export function parseExpect(value: string | undefined): Roster | undefined {
-  if (value === undefined) return undefined
+/** The node a name means: itself when it holds `@`, else `celery@NAME`. */
+export function nodeNameOf(name: string): string {
+  return name.includes('@') ? name : `celery@${name}`
+}
+
+/** Names (already checked) as node names, and which of them were given without `@`. */
+function withDefaults(names: string[]): {names: string[]; assumed: Assumed[]} {
+  const assumed: Assumed[] = []
+  const seen = new Set<string>()
+  const nodes = names.map((given) => {
+    const node = nodeNameOf(given)
+    if (node !== given && !seen.has(given)) {
+      seen.add(given)
+      assumed.push({given, node})
+    }
+    return node
+  })
+  return {names: [...new Set(nodes)], assumed}
+}
+
+/**
+ * `-d a@h -d b@h,c@h` → the destination list, in order, without duplicates; a name without `@`
+ * is `celery@NAME`, and `assumed` says which were.
+ */
+export function readDestinations(values: string[] | undefined): {names: string[]; assumed: Assumed[]} {
+  if (!values || values.length === 0) return {names: [], assumed: []}
+  const names = values.flatMap((v) => v.split(',')).map((n) => n.trim())
+  if (names.some((n) => n === '')) throw new UsageError('empty node name in --destination')
+  return withDefaults(checkNames(names, '--destination'))
+}
+
+/** The destination list of readDestinations(), without what was assumed. */
+export function parseDestinations(values: string[] | undefined): string[] {
+  return readDestinations(values).names
+}
+
+/**
+ * `--expect 3`, `--expect a@h,b@h` or `--expect @roster.txt` (one name per line, `#` comments); a
+ * name without `@` is `celery@NAME`, and `assumed` says which were (`source`: where they were given).
+ */
+export function readExpect(value: string | undefined): {roster: Roster | undefined; assumed: Assumed[]; source: string} {
+  if (value === undefined) return {roster: undefined, assumed: [], source: '--expect'}
   const text = value.trim()
   if (/^[+-]?\d+(?:\.\d*)?$/.test(text)) {
     const count = Number(text)
     if (!Number.isSafeInteger(count) || count < 1 || text.includes('.')) throw new UsageError(`--expect must be a positive count, node names or @FILE, got ${JSON.stringify(value)}`)
-    return {count}
+    return {roster: {count}, assumed: [], source: '--expect'}
   }
   if (text.startsWith('@')) {
     const file = text.slice(1)
@@ -72,11 +112,29 @@ export function parseExpect(value: string | undefined): Roster | undefined {
       names.push(line)
     }
     if (names.length === 0) throw new UsageError(`roster file ${file} names no node`)
-    return {names: [...new Set(names)]}
+    const read = withDefaults(names)
+    return {roster: {names: read.names}, assumed: read.assumed, source: `roster file ${file}`}
   }
   const names = text.split(',').map((n) => n.trim())
   if (names.some((n) => n === '')) throw new UsageError('empty node name in --expect')
-  return {names: checkNames(names, '--expect')}
+  const read = withDefaults(checkNames(names, '--expect'))
+  return {roster: {names: read.names}, assumed: read.assumed, source: '--expect'}
+}
+
+/** The roster of readExpect(), without what was assumed. */
+export function parseExpect(value: string | undefined): Roster | undefined {
+  return readExpect(value).roster
+}
+
+/**
+ * The one line that says which names were taken as `celery@NAME` (`-d airhost: taken as
+ * celery@airhost`), or undefined when none was; a long list is summed up after three names.
+ */
+export function assumedNotice(source: string, assumed: Assumed[]): string | undefined {
+  if (assumed.length === 0) return undefined
+  if (assumed.length <= 3) return `${source} ${assumed.map((a) => a.given).join(', ')}: taken as ${assumed.map((a) => a.node).join(', ')}`
+  const [first] = assumed
+  return `${source}: ${assumed.length} names without @ taken as celery@NAME (${first.given}: ${first.node}, ...)`
 }
 
 /** The nodes that must answer: every destination, plus every expected name (docs/wire-protocol.md#collecting-replies). */

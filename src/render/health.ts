@@ -29,11 +29,21 @@ export function nagiosLine(h: Health): string {
     `missing=${h.missingCount};${h.expected !== null ? '0' : ''};;0${h.expected !== null ? `;${h.expected}` : ''}`,
     `idle=${h.idle.length};0;;0`,
     ...(named ? [`others=${h.others.length};;;0`] : []),
+    // Each --max-queued queue: warn and crit are plain numbers, which alert above them, as the state does.
+    ...Object.entries(h.queued).map(([q, s]) => `${perfLabel(`queued_${q}`)}=${s.messages ?? 'U'};${s.warning};${s.critical ?? ''};0`),
     `time=${fixedSeconds(h.elapsedMs)}s`,
   ]
   // The status line must stay one line, and "|" would start the performance data.
   const summary = safe(h.summary).replace(/\|/g, '/')
   return `WFCTL ${h.status} - ${summary} | ${perf.join(' ')}`
+}
+
+/**
+ * A performance data label: neutralised, and without what would end it (`=`), quote it (`'`) or
+ * start the data (`|`); a name from the command line has no spaces, but nothing else is assumed.
+ */
+function perfLabel(name: string): string {
+  return safe(name).replace(/[='|\s]/g, '_')
 }
 
 /**
@@ -70,6 +80,8 @@ export function prometheusText(h: Health): string {
     'Workers that answered and consume the queue.',
     Object.entries(h.queues).sort(([a], [b]) => collate(a, b)).map(([q, nodes]) => [`{queue="${label(q)}"}`, nodes.length]),
   )
+  const depths = Object.entries(h.queued).filter(([, s]) => s.messages !== null).sort(([a], [b]) => collate(a, b))
+  if (depths.length > 0) metric('wfctl_queue_messages', 'Messages waiting in the queue (--max-queued), as the broker counts them.', depths.map(([q, s]) => [`{queue="${label(q)}"}`, s.messages!]))
   metric('wfctl_check_duration_seconds', 'How long the check took.', [['', Number(fixedSeconds(h.elapsedMs))]])
   metric('wfctl_check_timestamp_seconds', 'When the check ran, in seconds since the epoch.', [['', Math.round(h.timestamp * 1000) / 1000]])
   return `${lines.join('\n')}\n`
@@ -97,5 +109,10 @@ export function healthText(h: Health): string {
   }
   for (const [node, error] of Object.entries(h.errors)) if (!Object.hasOwn(h.nodes, node)) row(node, error)
   for (const node of h.missing) row(node, '(missing)')
+  for (const [q, s] of Object.entries(h.queued)) {
+    const limits = `warning above ${s.warning}${s.critical === null ? '' : `, critical above ${s.critical}`}`
+    const depth = s.error !== undefined ? `depth unknown: ${s.error}` : !s.exists ? 'no such queue' : s.messages === null ? 'depth unknown' : `${s.messages} waiting`
+    lines.push(safe(`  queue ${q}: ${depth} (${limits})`))
+  }
   return lines.join('\n')
 }

@@ -1,7 +1,9 @@
 import {errorOf} from '../protocol/collector.js'
 import {own, type FleetResult} from '../fleet/outcome.js'
-import {collate, renderTable, sorted, type Cell, type Layout} from './table.js'
+import {clip, collate, displayWidth, renderTable, sorted, type Cell, type Layout} from './table.js'
 import {answeredUnread, repliesTable, safe, style, type View} from './text.js'
+import {airflowTask, airflowText, taskLabel, type AirflowTask} from './airflow.js'
+import {isPlain} from './safe.js'
 import {plural} from '../words.js'
 
 export type {Cell, Layout} from './table.js'
@@ -100,42 +102,134 @@ export function etaText(eta: unknown, now: number): string {
   return Math.abs(delta) < 86_400 ? `${iso.slice(11, 16)}Z ${rel}` : `${iso.slice(0, 10)} ${iso.slice(11, 16)}Z`
 }
 
-function taskRow(node: string, info: unknown, extra: string[]): Cell[] {
-  if (!isObj(info)) return [node, '?', '?', str(info), ...extra.map(() => '')]
-  return [node, str(info.id), str(info.name ?? info.type), argsText(info.args, info.kwargs), ...extra]
+/** One task in a task table: its node, its TaskInfo (or what came instead), and what the method adds. */
+interface TaskItem {
+  node: string
+  info: unknown
+  /** query_task: the id asked about, and its state. */
+  id?: string
+  state?: string
+  /** The STARTED or ETA cell. */
+  time?: string
+  /** query_task: an id that no node knows. */
+  unknown?: boolean
 }
 
-/** Task tables: arguments give way first, the id (which operators copy) last. */
-const TASK_SHRINK = {shrink: [3, 2, 0, 4, 1], min: {1: 12, 3: 6, 2: 12}, cut: {0: 'middle', 2: 'start'} as Layout['cut']}
+/** The Airflow task instance a TaskInfo runs, if it runs one. */
+function airflowOf(info: unknown): AirflowTask | undefined {
+  return isObj(info) ? airflowTask(info.name ?? info.type, info.args, info.kwargs) : undefined
+}
+
+/** Columns as wide as their cells, at most `cap`; printable ASCII measured as it is. */
+function cellWidth(cell: Cell | undefined, cap: number): number {
+  const raw = cell === undefined ? '' : typeof cell === 'string' ? cell : cell.text
+  return raw.length <= cap && isPlain(raw) ? raw.length : displayWidth(clip(raw, cap))
+}
+
+/**
+ * Whether every node name (column 0) shows whole at this width, with the columns that give way
+ * before it (`before`) at their floors and the others (id, state, time) whole.
+ */
+function nodesFit(layout: Layout, before: number[], columns: number): boolean {
+  const n = layout.head.length
+  let need = 2 * (n - 1)
+  for (let i = 0; i < n; i++) {
+    const head = displayWidth(layout.head[i])
+    const cap = before.includes(i) ? Math.max(layout.min?.[i] ?? 8, head) : columns
+    let width = head
+    for (const row of layout.rows) {
+      width = Math.max(width, cellWidth(row[i], cap))
+      if (width >= cap) break
+    }
+    need += Math.min(width, cap)
+    if (need > columns - 1) return false
+  }
+  return true
+}
+
+/**
+ * A task table whose node names cannot all show whole: each node's name on a line of its own above
+ * its tasks (`── celery@host`), the table without the NODE column. Rows of a node are consecutive.
+ */
+function byNode(layout: Layout, view: View): string {
+  const shift = <T>(r: Record<number, T> | undefined) => r && Object.fromEntries(Object.entries(r).filter(([k]) => k !== '0').map(([k, v]) => [Number(k) - 1, v]))
+  const rest: Layout = {
+    head: layout.head.slice(1),
+    rows: layout.rows.map((r) => r.slice(1)),
+    shrink: layout.shrink.filter((i) => i !== 0).map((i) => i - 1),
+    min: shift(layout.min),
+    cut: shift(layout.cut),
+  }
+  const lines = renderTable(rest, view).split('\n')
+  const c = style(view)
+  const out = [lines[0]]
+  let last: string | undefined
+  layout.rows.forEach((row, k) => {
+    const cell = row[0]
+    const node = typeof cell === 'string' ? cell : cell.text
+    if (k === 0 || node !== last) out.push(c.bold(`── ${node === '-' ? '(no node)' : clip(node, Math.max(1, view.columns - 4), 'middle')}`))
+    last = node
+    out.push(lines[k + 1])
+  })
+  return out.join('\n')
+}
+
+/**
+ * The table of active, reserved, scheduled and query_task. Airflow task instances show as DAG,
+ * TASK, RUN and TRY (when Airflow sends it) when every task is one, else as `dag=... task=...` in
+ * ARGS. Arguments and long names give way first, then the node, the state and the time, the id
+ * (which operators copy) last; and when the node names cannot show whole, they go above their
+ * tasks instead of in a column.
+ */
+function taskTable(items: TaskItem[], opts: {state?: boolean; time?: 'STARTED' | 'ETA'}, view: View): Layout | string {
+  const decoded = items.map((t) => (t.unknown ? undefined : airflowOf(t.info)))
+  const airflow = items.some((t) => !t.unknown) && items.every((t, k) => t.unknown || decoded[k] !== undefined)
+  const tries = airflow && decoded.some((a) => a?.tryNumber !== undefined)
+  const body = airflow ? ['DAG', 'TASK', 'RUN', ...(tries ? ['TRY'] : [])] : ['TASK', 'ARGS']
+  const head = ['NODE', 'ID', ...(opts.state ? ['STATE'] : []), ...body, ...(opts.time ? [opts.time] : [])]
+  const rows = items.map((t, k): Cell[] => {
+    const info = t.info
+    const lead = [t.node, t.id ?? (isObj(info) ? str(info.id) : '?'), ...(opts.state ? [t.state ?? '-'] : [])]
+    const time = opts.time ? [isObj(info) ? t.time ?? '-' : ''] : []
+    if (t.unknown) return [...lead, ...body.map(() => '-'), ...time]
+    const a = decoded[k]
+    if (airflow && a) return [...lead, a.dag, taskLabel(a), a.run, ...(tries ? [a.tryNumber === undefined ? '-' : String(a.tryNumber)] : []), ...time]
+    if (!isObj(info)) return [...lead, '?', str(info), ...time]
+    return [...lead, str(info.name ?? info.type), a ? airflowText(a) : argsText(info.args, info.kwargs), ...time]
+  })
+  const at = (name: string) => head.indexOf(name)
+  const before = (airflow ? ['RUN', 'DAG', 'TASK'] : ['ARGS', 'TASK']).map(at)
+  const layout: Layout = {
+    head,
+    rows,
+    shrink: [...before, 0, ...['STATE', opts.time ?? '', 'TRY', 'ID'].map(at).filter((i) => i > 0)],
+    // An Airflow task's DAG, task and run keep 12 columns each beside a node column.
+    min: Object.fromEntries([[at('ID'), 12], ...(airflow ? before.map((i) => [i, 12]) : [[at('TASK'), 12], [at('ARGS'), 6]])]),
+    // Dotted task names (and task group ids) keep their last part; node names both ends.
+    cut: {0: 'middle', [at('TASK')]: 'start'},
+  }
+  if (rows.length === 0 || nodesFit(layout, before, view.columns)) return layout
+  // Without the node column, they give way down to 6 columns before the time or the id does.
+  return byNode(airflow ? {...layout, min: {...layout.min, ...Object.fromEntries(before.map((i) => [i, 6]))}} : layout, view)
+}
 
 const active: Spec = {
   accepts: Array.isArray,
-  layout: (entries, ctx) => ({
-    head: ['NODE', 'ID', 'TASK', 'ARGS', 'STARTED'],
-    rows: entries.flatMap((e) => (e.payload as unknown[]).map((t) => taskRow(e.node, t, [ago(isObj(t) ? t.time_start : undefined, ctx.now)]))),
-    ...TASK_SHRINK,
-  }),
+  layout: (entries, ctx, view) =>
+    taskTable(entries.flatMap((e) => (e.payload as unknown[]).map((t) => ({node: e.node, info: t, time: ago(isObj(t) ? t.time_start : undefined, ctx.now)}))), {time: 'STARTED'}, view),
   empty: 'no active tasks',
 }
 
 const reserved: Spec = {
   accepts: Array.isArray,
-  layout: (entries) => ({
-    head: ['NODE', 'ID', 'TASK', 'ARGS'],
-    rows: entries.flatMap((e) => (e.payload as unknown[]).map((t) => taskRow(e.node, t, []))),
-    ...TASK_SHRINK,
-    shrink: [3, 2, 0, 1],
-  }),
+  layout: (entries, _ctx, view) => taskTable(entries.flatMap((e) => (e.payload as unknown[]).map((t) => ({node: e.node, info: t}))), {}, view),
   empty: 'no reserved tasks',
 }
 
 const scheduled: Spec = {
   accepts: Array.isArray,
-  layout: (entries, ctx) => ({
-    head: ['NODE', 'ID', 'TASK', 'ARGS', 'ETA'],
-    rows: entries.flatMap((e) => (e.payload as unknown[]).map((s) => taskRow(e.node, isObj(s) ? s.request : s, [etaText(isObj(s) ? s.eta : undefined, ctx.now)]))),
-    ...TASK_SHRINK,
-  }),
+  layout: (entries, ctx, view) =>
+    taskTable(entries.flatMap((e) => (e.payload as unknown[]).map((s) => ({node: e.node, info: isObj(s) ? s.request : s, time: etaText(isObj(s) ? s.eta : undefined, ctx.now)}))), {time: 'ETA'}, view),
   empty: 'no scheduled tasks',
 }
 
@@ -269,19 +363,18 @@ const activeQueues: Spec = {
 
 const queryTask: Spec = {
   accepts: isObj,
-  layout: (entries, ctx) => {
-    const rows: Cell[][] = []
+  layout: (entries, ctx, view) => {
+    const items: TaskItem[] = []
     const found = new Set<string>()
     for (const e of entries) {
       for (const [id, value] of Object.entries(e.payload as Obj)) {
         found.add(id)
         const [state, info] = Array.isArray(value) ? value : ['?', value]
-        const row = taskRow(e.node, isObj(info) ? {...info, id} : info, [])
-        rows.push([row[0], id, str(state), row[2], row[3]])
+        items.push({node: e.node, id, state: str(state), info})
       }
     }
-    for (const id of ctx.ids ?? []) if (!found.has(id)) rows.push(['-', id, 'unknown', '-', '-'])
-    return {head: ['NODE', 'ID', 'STATE', 'TASK', 'ARGS'], rows, shrink: [4, 3, 0, 1, 2], min: {1: 12, 3: 12, 4: 6}, cut: {0: 'middle', 3: 'start'}}
+    for (const id of ctx.ids ?? []) if (!found.has(id)) items.push({node: '-', id, state: 'unknown', info: undefined, unknown: true})
+    return taskTable(items, {state: true}, view)
   },
   empty: 'no node knows these tasks',
 }

@@ -58,8 +58,9 @@ export interface Transport {
    * Listens to Celery's events (the event exchange `celeryev`) whose routing keys match the given
    * AMQP topic patterns (`task.#`), delivering each message as it arrives. Leaves nothing behind:
    * a subscription on Redis, an exclusive auto-delete queue on RabbitMQ, gone with close().
+   * `onFailure` reports, once, that the subscription was lost (the broker went away or closed it).
    */
-  watchEvents?(routingKeys: string[], onMessages: (messages: ReceivedMessage[]) => void): Promise<EventWatch>
+  watchEvents?(routingKeys: string[], onMessages: (messages: ReceivedMessage[]) => void, onFailure?: (error: Error) => void): Promise<EventWatch>
   /**
    * How many messages wait in each named queue, and how many consumers it has where the broker can
    * tell (RabbitMQ); read-only, creates nothing (Redis: LLEN of the queue and its priority lists;
@@ -70,6 +71,11 @@ export interface Transport {
   knownQueues?(): Promise<string[]>
   /** When nobody heard a request: one cheap look for the namespaces where workers do listen. */
   listenersElsewhere?(): Promise<ListenersElsewhere[]>
+  /**
+   * Redis: the nodes whose mailbox is bound in kombu's pidbox binding set of this namespace. A
+   * worker binds its own at start and unbinds it at a warm shutdown, so a killed one's stays. Read-only.
+   */
+  boundMailboxes?(): Promise<string[]>
   close(): Promise<void>
 }
 
@@ -83,6 +89,8 @@ export interface QueueDepth {
   consumers: number | null
   /** Redis: messages per priority list, keyed by kombu's step ('0' the plain list, '3', '6', '9'). */
   byPriority?: Record<string, number>
+  /** Why the broker would not tell (RabbitMQ: an exclusive queue of another connection, access refused); `messages` then means nothing. */
+  error?: string
 }
 
 /** Celery's event exchange (the `event_exchange` setting's default). */

@@ -12,6 +12,8 @@ export interface WorkerOptions {
   broker: string
   /** The part before @; a random one by default. The host part is this machine's name, as %h gives. */
   name?: string
+  /** The whole node name (`celery@airhost`), instead of `name` and this machine's name. */
+  node?: string
   queues?: string[]
   pool?: 'solo' | 'prefork' | 'threads'
   concurrency?: number
@@ -56,7 +58,7 @@ function celeryEnv(opts: CeleryEnvOptions): NodeJS.ProcessEnv {
 /** Starts a real Celery worker (Debian's python3-celery) and waits until it says it is ready. */
 export async function startWorker(opts: WorkerOptions): Promise<Worker> {
   const name = opts.name ?? `w${token()}`
-  const node = `${name}@${hostname()}`
+  const node = opts.node ?? `${name}@${hostname()}`
   const args = [
     '-m', 'celery', '-A', 'wfctl_tasks', 'worker', '-n', node, '-l', 'info',
     '-P', opts.pool ?? 'solo',

@@ -13,10 +13,13 @@ export class Terminal {
   private readonly dir = mkdtempSync(join(tmpdir(), 'wfctl-tmux-'))
   private readonly socket = join(this.dir, 'socket')
 
-  /** `env`: variables for wfctl (the audit log is off unless it sets WFCTL_AUDIT_LOG). */
-  constructor(args: string[], env: Record<string, string> = {}) {
+  /**
+   * `env`: variables for wfctl (the audit log is off unless it sets WFCTL_AUDIT_LOG).
+   * `stderrTo`: a file wfctl's stderr goes to (`2>FILE`), instead of the terminal.
+   */
+  constructor(args: string[], env: Record<string, string> = {}, opts: {stderrTo?: string} = {}) {
     const vars = Object.entries({NO_COLOR: '1', WFCTL_AUDIT_LOG: 'off', ...env}).map(([k, v]) => `${k}='${v.replace(/'/g, `'\\''`)}'`)
-    const quoted = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')
+    const quoted = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ') + (opts.stderrTo === undefined ? '' : ` 2>'${opts.stderrTo.replace(/'/g, `'\\''`)}'`)
     // The exit code is printed after the command so the test can read it off the screen.
     try {
       this.tmux('new-session', '-d', '-s', 'w', '-x', '80', '-y', '24', `env ${vars.join(' ')} ${quoted}; echo "EXIT=$?"; sleep 60`)

@@ -58,15 +58,37 @@ async function press(term: Terminal, key: string, n = 1): Promise<void> {
   }
 }
 
-/** The menu's order (see src/explorer/menu.ts): views, then actions, then pick, refresh, quit. */
-const MENU = {activeQueues: 4, addConsumer: 8, cancelConsumer: 9, pickFromTop: -3, quitFromTop: -1}
-/** The menu is up (its first line, with the broker URL, may wrap at 80 columns). */
-const MENU_PROMPT = /selected:[^❯]*\n❯ View: Active tasks/
+/** The explorer's menu is up: its last question is the one naming the selection, with the cursor in its list. */
+function menuUp(screen: string): boolean {
+  const tail = screen.slice(`\n${screen}`.lastIndexOf('\n? '))
+  return tail.startsWith('? ') && /selected:/.test(tail) && /\n❯ /.test(tail) && /navigate • ⏎ select/.test(tail)
+}
 
-/** From the top of the menu, moves to an entry (negative: from the bottom) and selects it. */
-async function choose(term: Terminal, index: number): Promise<void> {
-  await term.waitFor(MENU_PROMPT)
-  await press(term, index >= 0 ? 'Down' : 'Up', Math.abs(index))
+/** The entry under the cursor of the question on screen. */
+function cursorAt(screen: string): string | undefined {
+  return screen.split('\n').filter((l) => l.startsWith('❯ ')).at(-1)?.slice(2).trim()
+}
+
+/** Waits until the screen satisfies `ok`. */
+async function until(term: Terminal, ok: (screen: string) => boolean, what: string, ms = 10_000): Promise<string> {
+  const end = Date.now() + ms
+  for (;;) {
+    const screen = term.screen()
+    if (ok(screen)) return screen
+    if (Date.now() > end) throw new Error(`the screen never showed ${what}:\n${screen}`)
+    await sleep(50)
+  }
+}
+
+/** Waits for the menu, moves the cursor (it stays where it was) to the entry with this label, and selects it. */
+async function choose(term: Terminal, label: string): Promise<void> {
+  let at = cursorAt(await until(term, menuUp, 'the menu'))
+  for (let moves = 0; at !== label; moves++) {
+    if (moves > 30) throw new Error(`no menu entry ${JSON.stringify(label)}:\n${term.screen()}`)
+    term.keys('Down')
+    const before = at
+    at = cursorAt(await until(term, (s) => cursorAt(s) !== before, 'the cursor move'))
+  }
   term.keys('Enter')
 }
 
@@ -93,46 +115,50 @@ for (const [label, open] of [['Redis', redisBroker], ['RabbitMQ', amqpBroker]] a
     test('pick a node, read its active queues, add a consumer, see it, cancel it, quit (exit 0, nothing left)', async () => {
       const term = new Terminal(['inspect', ...b.flags])
       try {
-        const first = await term.waitFor(MENU_PROMPT)
+        const first = await until(term, menuUp, 'the menu')
         assert.match(first, new RegExp(`${one.node}\\s+online`))
         assert.match(first, /2 nodes online\./)
         assert.match(first.replace(/\s+/g, ' '), /· 2 nodes · selected: all 2 nodes/)
 
-        await choose(term, MENU.pickFromTop)
-        await term.waitFor(/Nodes \(space to toggle/)
-        // Both are checked; the second (b…, sorted after a…) is unchecked.
-        await press(term, 'Down')
-        await press(term, 'Space')
+        await choose(term, 'Pick nodes')
+        await term.waitFor(/Nodes \(type to filter/)
+        // Typing filters the list down to the one node; Enter picks it.
+        term.keys('-l', `a${tok}`)
+        await term.waitFor(new RegExp(`filter[^\\n]*a${tok}\\n❯ ${one.node}\\s*\\n\\s*\\n`))
         term.keys('Enter')
-        await term.waitFor(new RegExp(`selected:\\s+${one.node}\\s*\\n❯`))
+        await term.waitFor(new RegExp(`selected:\\s+${one.node}\\s*\\n`))
 
-        await choose(term, MENU.activeQueues)
+        await choose(term, 'View: Active queues')
         const queues = await term.waitFor(/QUEUE\s+EXCHANGE\s+ROUTING KEY[\s\S]*node replied[\s\S]*selected/)
         assert.match(queues, new RegExp(`${one.node}\\s+celery\\s+celery \\(direct\\)\\s+celery`))
         assert.doesNotMatch(queues, new RegExp(two.node.replace('.', '\\.') + '\\s+celery'))
 
-        await choose(term, MENU.addConsumer)
-        await term.waitFor(/\? Queue/)
+        await choose(term, 'Action: Add consumer')
+        // The queues the view showed are offered; a new one is typed.
+        await term.waitFor(/\? Queue \(type to filter, or a new name\)\s*\n❯ celery/)
         term.keys('-l', queue)
+        await term.waitFor(new RegExp(`❯ ${queue} \\(as typed\\)`))
         term.keys('Enter')
         await term.waitFor(new RegExp(`add consumer ${queue}`))
         // Celery applies it after replying: the real celery CLI sees it.
         const added = await poll(() => activeQueues(one.node, b.worker), (q) => q.some((x) => x.name === queue), 10_000)
         assert.ok(added.some((x) => x.name === queue))
 
-        await choose(term, MENU.activeQueues)
+        await choose(term, 'View: Active queues')
         await term.waitFor(new RegExp(`${one.node}\\s+${queue}\\s+${queue} \\(direct\\)\\s+${queue}`))
 
-        await choose(term, MENU.cancelConsumer)
-        await term.waitFor(/\? Queue/)
-        term.keys('-l', queue)
+        await choose(term, 'Action: Cancel consumer')
+        // Picked from the node's active queues: typing filters them down to the one added.
+        await term.waitFor(/\? Queue \(type to filter, or a new name\)\s*\n❯ celery/)
+        term.keys('-l', queue.slice(0, 6))
+        await term.waitFor(new RegExp(`${queue.slice(0, 6)}\\s*\\n❯ ${queue}\\s*\\n`))
         term.keys('Enter')
         await term.waitFor(new RegExp(`no longer consuming from ${queue}`))
         const cancelled = await poll(() => activeQueues(one.node, b.worker), (q) => !q.some((x) => x.name === queue), 10_000)
         assert.ok(!cancelled.some((x) => x.name === queue))
         assert.ok(!(await activeQueues(two.node, b.worker)).some((x) => x.name === queue), 'the other node was never touched')
 
-        await choose(term, MENU.quitFromTop)
+        await choose(term, 'Quit')
         await term.waitFor(/EXIT=0/)
         assert.deepEqual(await b.leftovers(), [])
       } finally {
@@ -143,7 +169,7 @@ for (const [label, open] of [['Redis', redisBroker], ['RabbitMQ', amqpBroker]] a
     test('an action asks with validation, and a destructive one confirms naming the nodes; Ctrl-C leaves (exit 130, nothing left)', async () => {
       const term = new Terminal(['inspect', ...b.flags])
       try {
-        await choose(term, MENU.addConsumer + 3) // Pool shrink
+        await choose(term, 'Action: Pool shrink')
         await term.waitFor(/\? Processes to remove/)
         await press(term, 'BSpace')
         term.keys('-l', '0')
@@ -153,7 +179,7 @@ for (const [label, open] of [['Redis', redisBroker], ['RabbitMQ', amqpBroker]] a
         term.keys('-l', '1')
         term.keys('Enter')
         const confirm = (await term.waitFor(/\(y\/N\)/)).replace(/\s+/g, ' ')
-        assert.match(confirm, new RegExp(`Pool shrink on all 2 nodes \\((${one.node}, ${two.node})\\) via `))
+        assert.match(confirm, new RegExp(`Shrink the pool of all 2 nodes \\((${one.node}, ${two.node})\\) by 1 via `))
         term.keys('C-c')
         await term.waitFor(/EXIT=130/)
         assert.deepEqual(await b.leftovers(), [])
@@ -169,6 +195,6 @@ for (const [label, open] of [['Redis', redisBroker], ['RabbitMQ', amqpBroker]] a
 test('without a terminal, the explorer exits 2 and names the non-interactive subcommands', async () => {
   const run = await runWfctl(['inspect', '-b', redisUrl(DB)])
   assert.equal(run.code, 2, show(run))
-  assert.match(run.stderr, /^Error: the explorer needs a terminal; without one use `wfctl inspect <active\|reserved\|scheduled\|revoked\|registered\|stats\|active-queues/)
+  assert.match(run.stderr, /^Error: the explorer needs a terminal for its input and output; without one use `wfctl inspect <active\|reserved\|scheduled\|revoked\|registered\|stats\|active-queues/)
   assert.equal(run.stdout, '')
 })

@@ -52,7 +52,7 @@ function harness(answers: unknown[]) {
 }
 
 test('discovers, picks a node, reads a view, runs an action, and quits', async () => {
-  const h = harness(['pick', ['a@h'], 'view:active-queues', 'action:add-consumer', 'reports', 'view:active-queues', 'quit'])
+  const h = harness(['pick', 'a@h', 'view:active-queues', 'action:add-consumer', 'reports', 'view:active-queues', 'quit'])
   await new Explorer(h.ops).run()
   assert.deepEqual(h.shown[0], 'status b@h,a@h')
   assert.deepEqual(h.calls, [
@@ -67,7 +67,7 @@ test('discovers, picks a node, reads a view, runs an action, and quits', async (
 
 test('every view and action of the contract is on the menu', () => {
   assert.deepEqual(VIEWS.map((v) => v.method), ['active', 'reserved', 'scheduled', 'stats', 'active_queues', 'registered', 'revoked', 'conf'])
-  assert.deepEqual(ACTIONS.map((a) => a.method), ['add_consumer', 'cancel_consumer', 'pool_grow', 'pool_shrink', 'autoscale', 'rate_limit', 'time_limit', 'revoke', 'shutdown'])
+  assert.deepEqual(ACTIONS.map((a) => a.method), ['add_consumer', 'cancel_consumer', 'pool_grow', 'pool_shrink', 'pool_restart', 'autoscale', 'rate_limit', 'time_limit', 'query_task', 'revoke', 'terminate', 'shutdown'])
 })
 
 test('answers are validated in the prompt with the command-line validators', () => {
@@ -88,17 +88,19 @@ test('answers are validated in the prompt with the command-line validators', () 
 })
 
 test('destructive actions confirm naming the nodes; "no" sends nothing', async () => {
-  const h = harness(['action:shutdown', false, 'action:revoke', 'id-1', 'TERM', false, 'action:pool-shrink', '1', false, 'quit'])
+  const h = harness(['action:shutdown', '', false, 'action:revoke', 'id-1', 'TERM', false, 'action:pool-shrink', '1', false, 'quit'])
   await new Explorer(h.ops).run()
   assert.deepEqual(h.calls, [])
   const confirms = h.questions.filter((q) => q.type === 'confirm').map((q) => String(q.message))
   assert.equal(confirms.length, 3)
-  assert.match(confirms[0], /^Shutdown on all 2 nodes \(a@h, b@h\) via redis:\/\/localhost:6379\/0\?$/)
+  assert.match(confirms[0], /^Shut down all 2 nodes \(a@h, b@h\) via redis:\/\/localhost:6379\/0\?$/)
+  assert.match(confirms[1], /^Terminate task id-1 with SIGTERM on all 2 nodes \(a@h, b@h\) via /)
+  assert.match(confirms[2], /^Shrink the pool of all 2 nodes \(a@h, b@h\) by 1 via /)
   assert.deepEqual(h.notes, ['not confirmed: nothing was sent', 'not confirmed: nothing was sent', 'not confirmed: nothing was sent'])
 })
 
 test('a confirmed shutdown stops the nodes and rediscovers; pool-shrink of one node asks nothing', async () => {
-  const h = harness(['pick', ['b@h'], 'action:pool-shrink', '1', 'action:shutdown', true, 'quit'])
+  const h = harness(['pick', 'b@h', 'action:pool-shrink', '1', 'action:shutdown', '', true, 'quit'])
   await new Explorer(h.ops).run()
   assert.deepEqual(h.calls, [{method: 'pool_shrink', args: {n: 1}, nodes: ['b@h']}])
   assert.ok(h.shown.includes('stopped b@h'))

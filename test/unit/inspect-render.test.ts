@@ -606,22 +606,168 @@ for (const columns of [60, 80, 120]) {
   })
 }
 
-test('at 80 and 120 columns the whole task id stays readable; task names keep their last part; nodes both ends', () => {
+/**
+ * A task table as groups of rows by node: from the NODE column, or from the `── node` lines above
+ * the rows when the node names did not fit beside them (the rows have no NODE cell then).
+ */
+function byNode(out: string): {head: string[]; headings: boolean; groups: {node: string; rows: string[][]}[]} {
+  const {main} = parts(out)
+  const head = cells(main[0])
+  const headings = main.slice(1).some((l) => l.startsWith('── '))
+  const groups: {node: string; rows: string[][]}[] = []
+  for (const line of main.slice(1)) {
+    if (line.startsWith('── ')) groups.push({node: line.slice(3), rows: []})
+    else if (headings) groups[groups.length - 1].rows.push(cells(line))
+    else {
+      const row = cells(line)
+      if (groups.at(-1)?.node !== row[0]) groups.push({node: row[0], rows: []})
+      groups[groups.length - 1].rows.push(row.slice(1))
+    }
+  }
+  return {head: headings ? head : head.slice(1), headings, groups}
+}
+
+test('at 80 and 120 columns the whole node name, task id and STARTED/ETA stay readable; task names keep their last part', () => {
   for (const columns of [80, 120]) {
-    for (const method of ['active', 'reserved', 'query_task']) {
+    for (const method of ['active', 'reserved', 'scheduled', 'query_task']) {
       const {r, ctx: c} = longCase(method)
-      const rows = mainRows(inspectView(r, {color: false, columns}, c))
-      assert.equal(rows.length, method === 'query_task' ? 3 : 2, method)
-      for (const row of rows.slice(0, 2)) {
-        assert.match(row[0], /^cel\S*…\S*com$/, `${method} ${columns}: node`)
-        assert.equal(row[1], ID, `${method} ${columns}: id`)
-        assert.ok(row.some((cell) => /^…\S*command$/.test(cell)), `${method} ${columns}: task name ${JSON.stringify(row)}`)
+      const out = inspectView(r, {color: false, columns}, c)
+      const {head, headings, groups} = byNode(out)
+      // 72 columns of node name beside a 36-column id: no room for a NODE column, even at 120.
+      assert.ok(headings, `${method} ${columns}: the node names go above their tasks\n${out}`)
+      assert.equal(head[0], 'ID', method)
+      const node = groups.find((g) => g.node === LONG_NODE)
+      assert.ok(node, `${method} ${columns}: ${LONG_NODE} shown whole\n${out}`)
+      assert.equal(node.rows.length, 2, `${method} ${columns}: both replies of the duplicate name under one heading`)
+      for (const row of node.rows) {
+        assert.equal(row[0], method === 'scheduled' ? SID : ID, `${method} ${columns}: id`)
+        assert.ok(row.includes(LONG_TASK) || row.some((cell) => /^…\S*command$/.test(cell)), `${method} ${columns}: task name ${JSON.stringify(row)}`)
+        if (method === 'active') assert.equal(row.at(-1), '2m ago', `${method} ${columns}: STARTED`)
+        if (method === 'scheduled') assert.equal(row.at(-1), 'in 3m', `${method} ${columns}: ETA`)
+      }
+      if (method === 'query_task') {
+        assert.equal(groups.at(-1)?.node, '(no node)', out)
+        assert.match(groups.at(-1)!.rows[0].join('|'), /^z+…\|unknown\|-\|-$/, out)
       }
     }
-    const {r, ctx: c} = longCase('scheduled')
-    const [row] = mainRows(inspectView(r, {color: false, columns}, c))
-    assert.equal(row[1], SID)
-    assert.equal(row[4], 'in 3m')
+  }
+})
+
+// ─── 80 columns: the node and the ETA before arguments and long names ─────────────────────────
+
+const EC2 = 'celery@ip-10-0-12-34.ec2.internal'
+const EC2_2 = 'celery@ip-10-0-12-35.ec2.internal'
+/** An ETA more than an hour off: `14:49Z in 8h`, the cell that was cut to `14:49Z i…`. */
+const LATER = '2026-11-21T14:49:00+00:00'
+const REPORT_TASK = 'myapp.reports.tasks.generate_monthly_revenue_report_for_customer'
+
+test('COLUMNS=80, celery@ip-10-0-12-34.ec2.internal and long task names: node, ETA and STARTED are whole in every task table', () => {
+  const task = {...activeTask, name: REPORT_TASK, args: [12345, 'x'.repeat(200)], time_start: NOW / 1000 - 3 * 3600}
+  const tables: [string, unknown, string | undefined][] = [
+    ['active', [task], '3h ago'],
+    ['reserved', [{...task, time_start: null}], undefined],
+    ['scheduled', [{...scheduledItem, eta: LATER, request: {...scheduledItem.request, name: REPORT_TASK, args: task.args}}], '14:49Z in 8h'],
+    ['query_task', {[ID]: ['active', task]}, undefined],
+  ]
+  for (const [method, payload, time] of tables) {
+    const out = inspectView(result(method, {[EC2]: payload, [EC2_2]: payload}), view, {now: NOW, ids: [ID]})
+    assertFits(out, 80, method)
+    assert.doesNotMatch(out, /cele…|i…$/m, `${method}: nothing that matters is cut\n${out}`)
+    const {groups} = byNode(out)
+    assert.deepEqual(groups.map((g) => g.node), [EC2, EC2_2], `${method}: both nodes whole\n${out}`)
+    for (const g of groups) {
+      const [row] = g.rows
+      assert.equal(row[0], method === 'scheduled' ? SID : ID, method)
+      if (time) assert.equal(row.at(-1), time, `${method}: the time column whole\n${out}`)
+      if (method === 'query_task') assert.equal(row[1], 'active')
+      assert.match(row.find((cell) => cell.includes('customer')) ?? '', /^…\S*_for_customer$/, `${method}: the task name keeps its end`)
+    }
+  }
+})
+
+test('at 80 columns a short node name keeps its column, and the arguments and task name give way first', () => {
+  const out = inspectView(result('scheduled', {'w1@vm': [{...scheduledItem, eta: LATER, request: {...scheduledItem.request, name: REPORT_TASK, args: [1, 'y'.repeat(80)]}}]}), view, ctx)
+  assertFits(out, 80, 'scheduled')
+  assert.deepEqual(parts(out).head, ['NODE', 'ID', 'TASK', 'ARGS', 'ETA'])
+  const [row] = mainRows(out)
+  assert.deepEqual([row[0], row[1], row[4]], ['w1@vm', SID, '14:49Z in 8h'])
+  assert.match(row[2], /^…\S+_customer$/)
+  assert.match(row[3], /^1, "y+…$/)
+  assert.equal(row[3].length, 6, 'ARGS at its floor')
+})
+
+test('node headings are bold with colour, and a node name wider than the terminal keeps both ends', () => {
+  const huge = `celery@${'h'.repeat(300)}.example.com`
+  const out = inspectView(result('active', {[huge]: [activeTask]}), {color: true, columns: 80}, ctx)
+  const heading = out.split('\n')[1]
+  assert.ok(heading.startsWith('\u001B[1m── celery@h') && heading.endsWith('.example.com\u001B[22m'), JSON.stringify(heading))
+  assertFits(out.replace(/\u001B\[\d+m/g, ''), 80, 'active')
+})
+
+// ─── Airflow task instances ──────────────────────────────────────────────────────────────────
+
+const AF2_NAME = 'airflow.providers.celery.executors.celery_executor_utils.execute_command'
+const AF2_COMMAND = ['airflow', 'tasks', 'run', 'example_dag', 'extract', 'scheduled__2026-11-21T06:00:00+00:00', '--local', '--subdir', 'DAGS_FOLDER/example_dag.py']
+const AF3_TOKEN = 'eyJhbGciOiJIUzUxMiJ9.workload-token-secret.signature'
+const af3Workload = (ti: Record<string, unknown>) => JSON.stringify({
+  token: AF3_TOKEN,
+  dag_rel_path: 'etl.py',
+  bundle_info: {name: 'dags-folder', version: null},
+  log_path: 'dag_id=etl/run_id=manual__x/task_id=load/attempt=2.log',
+  ti: {id: '0193a1b2-0000-7000-8000-000000000001', dag_version_id: '0193a1b2-0000-7000-8000-000000000002', task_id: 'load', dag_id: 'etl', run_id: 'manual__2026-11-21T06:12:34+00:00', try_number: 2, map_index: -1, pool_slots: 1, queue: 'default', priority_weight: 1, ...ti},
+  sentry_integration: '',
+  type: 'ExecuteTask',
+})
+const af2Task = {...activeTask, name: AF2_NAME, type: AF2_NAME, args: [AF2_COMMAND]}
+const af3Task = {...activeTask, id: ID2, name: 'execute_workload', type: 'execute_workload', args: [af3Workload({})]}
+
+test('Airflow task instances: DAG, TASK and RUN instead of the command line; TRY when Airflow 3 sends it', () => {
+  const wide: View = {color: false, columns: 160}
+  const two = inspectView(result('active', {[EC2]: [af2Task]}), wide, ctx)
+  assert.deepEqual(parts(two).head, ['NODE', 'ID', 'DAG', 'TASK', 'RUN', 'STARTED'], 'no TRY column: Airflow 2 does not send it')
+  assert.deepEqual(mainRows(two), [[EC2, ID, 'example_dag', 'extract', 'scheduled__2026-11-21T06:00:00+00:00', '2m ago']])
+  const three = inspectView(result('scheduled', {[EC2]: [{...scheduledItem, request: {...af3Task, args: [af3Workload({map_index: 4})]}}]}), wide, ctx)
+  assert.deepEqual(parts(three).head, ['NODE', 'ID', 'DAG', 'TASK', 'RUN', 'TRY', 'ETA'])
+  assert.deepEqual(mainRows(three), [[EC2, ID2, 'etl', 'load[4]', 'manual__2026-11-21T06:12:34+00:00', '2', 'in 3m']])
+  assert.ok(!three.includes(AF3_TOKEN), 'the workload token is never shown')
+  // Both versions in one table: the try is "-" where it is not known.
+  const both = inspectView(result('reserved', {[EC2]: [af2Task, af3Task]}), wide, ctx)
+  assert.deepEqual(mainRows(both), [[EC2, ID, 'example_dag', 'extract', 'scheduled__2026-11-21T06:00:00+00:00', '-'], [EC2, ID2, 'etl', 'load', 'manual__2026-11-21T06:12:34+00:00', '2']])
+  const query = inspectView(result('query_task', {[EC2]: {[ID]: ['active', af2Task]}}), wide, {now: NOW, ids: [ID, UNKNOWN_ID]})
+  assert.deepEqual(parts(query).head, ['NODE', 'ID', 'STATE', 'DAG', 'TASK', 'RUN'])
+  assert.deepEqual(mainRows(query), [[EC2, ID, 'active', 'example_dag', 'extract', 'scheduled__2026-11-21T06:00:00+00:00'], ['-', UNKNOWN_ID, 'unknown', '-', '-', '-']])
+})
+
+test('Airflow task instances among other tasks: the Celery task name, and dag= task= run= try= as the arguments', () => {
+  const out = inspectView(result('active', {'w1@vm': [activeTask, af3Task]}), {color: false, columns: 160}, ctx)
+  assert.deepEqual(parts(out).head, ['NODE', 'ID', 'TASK', 'ARGS', 'STARTED'])
+  assert.deepEqual(mainRows(out), [
+    ['w1@vm', ID, 'wfctl_tasks.sleepy', '120', '2m ago'],
+    ['w1@vm', ID2, 'execute_workload', 'dag=etl task=load run=manual__2026-11-21T06:12:34+00:00 try=2', '2m ago'],
+  ])
+  assert.ok(!out.includes(AF3_TOKEN))
+})
+
+test('Airflow task instances with --safe: read from the repr strings, also when Celery cut them short', () => {
+  const repr = `[['airflow', 'tasks', 'run', 'example_dag', 'extract', 'scheduled__2026-11-21T06:00:00+00:00', '--local', '--subdir', 'DAGS_FOLDER/${'deep/'.repeat(200)}...', ...]]`
+  const out = inspectView(result('active', {'w1@vm': [{...af2Task, args: repr, kwargs: '{}'}]}), {color: false, columns: 160}, ctx)
+  assert.deepEqual(mainRows(out), [['w1@vm', ID, 'example_dag', 'extract', 'scheduled__2026-11-21T06:00:00+00:00', '2m ago']])
+})
+
+test('Airflow task instances at 80 columns: node headings, the id, DAG, task, run and STARTED/ETA all fit', () => {
+  for (const [method, payload, time] of [
+    ['active', [af2Task, af3Task], '2m ago'],
+    ['scheduled', [{...scheduledItem, eta: LATER, request: af3Task}], '14:49Z in 8h'],
+  ] as const) {
+    const out = inspectView(result(method, {[EC2]: payload}), view, ctx)
+    assertFits(out, 80, method)
+    const {groups} = byNode(out)
+    assert.equal(groups[0].node, EC2, out)
+    for (const row of groups[0].rows) {
+      assert.match(row[0], /^[0-9a-f-]{36}$/, `${method}: the whole id\n${out}`)
+      assert.equal(row.at(-1), time, `${method}: the time\n${out}`)
+      assert.ok(row[1].startsWith('e') && row[2] !== '' && /^(manua|sched)/.test(row[3]), `${method}: DAG, task and run\n${out}`)
+    }
   }
 })
 

@@ -126,6 +126,8 @@ const HELPERS = new Set([
   'payloadText', 'argsText', 'registeredItem', 'etaText', 'ago', 'take', 'shorten', 'shortenAt',
   // data
   'INSPECT_VIEWS', 'VIEWS', 'ACTIONS', 'validateWith', 'crossCheck', 'answeredUnread',
+  // the explorer's order, filter, answer markers and what the views showed (shown through the drivers above)
+  'naturalCompare', 'matchNodes', 'reasonText', 'ALL_MATCHING', 'SOME_MATCHING', 'TYPE_IDS', 'Seen',
 ])
 
 type Driver = (h: string, view: {color: boolean; columns: number}) => string[]
@@ -189,6 +191,10 @@ const DRIVERS: Record<string, Driver> = {
   nodesText: (h) => [menu.nodesText([h, `b${h}`], [h, `b${h}`, 'c']), menu.nodesText([h], [h])],
   nodeList: (h) => [menu.nodeList([h, h])],
   nodeChoices: (h) => menu.nodeChoices([h, 'b'], [h]).map((c) => c.name),
+  targetText: (h) => [menu.targetText([h], [h]), menu.targetText([h, `b${h}`], [h, `b${h}`], 'named with -d'), menu.targetText(Array.from({length: 7}, (_, i) => `${h}${i}`), [h])],
+  pickerChoices: (h) => [...menu.pickerChoices([h, `${h}x`, 'c'], '', [h]), ...menu.pickerChoices([h, `${h}x`], h, [])].map((c) => `${c.name} ${c.description ?? ''}`),
+  valueChoices: (h) => [...menu.valueChoices([{value: 'q', nodes: [h, 'b']}], h, menu.ACTIONS[0].questions[0], 80), ...menu.valueChoices([{value: 'q', nodes: [h]}], undefined, menu.ACTIONS[0].questions[0], 80)].map((c) => `${c.name} ${c.short ?? ''} ${c.description ?? ''} ${String(c.disabled ?? '')}`),
+  taskChoices: (h) => menu.taskChoices([{id: h, name: h, node: h, state: 'active'}], 80).map((c) => c.name),
   safe: (h) => [safeModule.safe(h)],
   safeLine: (h) => [safeModule.safeLine(h)],
   safeJson: (h) => [safeModule.safeJson({[h]: h})],

@@ -85,6 +85,39 @@ test('100,000 nodes online, and 100,000 active tasks', () => {
   assertFits(out, 120)
 })
 
+test('100,000 Airflow task instances on 50,000 nodes with long names, at 80 columns: each node above its tasks; id, DAG, task and STARTED whole', () => {
+  // celery@ip-10-0-…-….ec2.internal: too long for a NODE column beside a 36-character id at 80 columns.
+  const ec2 = (i: number) => `celery@ip-10-0-${Math.floor(i / 250)}-${i % 250}.eu-west-1.compute.internal`
+  const M = 50_000
+  const active: Record<string, unknown> = {}
+  const id = (i: number, k: number) => `${String(i).padStart(8, '0')}-0000-4000-8000-${String(k).padStart(12, '0')}`
+  for (let i = 0; i < M; i++) {
+    active[ec2(i)] = [0, 1].map((k) => ({
+      id: id(i, k),
+      name: 'airflow.providers.celery.executors.celery_executor_utils.execute_command',
+      args: [['airflow', 'tasks', 'run', `dag_${i}`, `task_${k}`, `scheduled__2026-11-21T06:00:00+00:00`, '--local', '--subdir', `DAGS_FOLDER/dag_${i}.py`]],
+      kwargs: {},
+      time_start: NOW / 1000 - 12,
+    }))
+  }
+  const out = inspectView(result('active', active), view, {now: NOW})
+  assertFits(out, 80)
+  const lines = out.split('\n')
+  assert.equal(lines.length, 1 + 3 * M)
+  assert.match(lines[0], /^ID\s+DAG\s+TASK\s+RUN\s+STARTED$/)
+  const index = new Map(Array.from({length: M}, (_, i) => [ec2(i), i]))
+  const nodes = [...index.keys()].sort()
+  for (let g = 0; g < M; g++) {
+    const node = nodes[g]
+    const i = index.get(node)!
+    if (lines[1 + 3 * g] !== `── ${node}`) assert.fail(`heading ${g}: ${lines[1 + 3 * g]}`)
+    for (const k of [0, 1]) {
+      const cells = lines[2 + 3 * g + k].split(/ {2,}/)
+      if (cells[0] !== id(i, k) || cells[1] !== `dag_${i}` || cells[2] !== `task_${k}` || !/^scheduled__\S*…$/.test(cells[3]) || cells[4] !== '12s ago') assert.fail(`row ${g}/${k}: ${lines[2 + 3 * g + k]}`)
+    }
+  }
+})
+
 test('100,000 nodes that share their registered tasks and settings: one row per task, "all N"', () => {
   const registered: Record<string, unknown> = {}
   const conf: Record<string, unknown> = {}

@@ -1,0 +1,257 @@
+import {Flags} from '@oclif/core'
+
+import {FleetCommand, type AuditStart} from '../base-command.js'
+import {ExitCode, UsageError} from '../errors.js'
+import {durationMs, word} from '../fleet/arguments.js'
+import {isChange} from '../fleet/audit.js'
+import type {DrainProgress, DrainResult} from '../fleet/drain.js'
+import {openFleetEvents, WORKER_EVENTS, type FleetEvents} from '../fleet/events.js'
+import {jsonWorker, LiveFleet, type TopJsonWorker} from '../fleet/live.js'
+import {abortable, SHUTDOWN_WAIT_SECONDS, type FleetOperation} from '../fleet/operation.js'
+import type {FleetResult} from '../fleet/outcome.js'
+import {readQueues, type QueueRow, type QueuesResult} from '../fleet/queues.js'
+import type {SessionOptions} from '../fleet/session.js'
+import type {ShutdownResult} from '../fleet/shutdown.js'
+
+/** One heartbeat interval (Celery's default: 2 s) and a margin: long enough to hear every worker beat once. */
+const WINDOW_SECONDS = 2.5
+/** The live view asks the workers which queues they consume again this often (their answers give Redis its consumer counts). */
+const REASK_MS = 60_000
+/** What a drain from the view waits for, as `control drain` does by default. */
+const DRAIN_WAIT_MS = 600_000
+
+export interface TopJson {
+  workers: TopJsonWorker[]
+  queues: {name: string; messages: number | null; consumers: number | null}[]
+}
+
+/**
+ * Requests one after another: one connection has one reply route, which serves one call at a time.
+ * The live view asks for queues, details and actions as they come, and a drain asks every second.
+ * A shutdown holds the turn for its whole verification (its pings use the same route).
+ */
+function oneAtATime(op: FleetOperation): FleetOperation {
+  let tail: Promise<unknown> = Promise.resolve()
+  const turn = <T>(work: () => Promise<T>): Promise<T> => {
+    const run = tail.then(work, work)
+    tail = run.catch(() => {})
+    return run
+  }
+  return new Proxy(op, {
+    get(target, property) {
+      if (property === 'request') return (plan: Parameters<FleetOperation['request']>[0]) => turn(() => target.request(plan))
+      if (property === 'shutdown') return (plan: Parameters<FleetOperation['shutdown']>[0]) => turn(() => target.shutdown(plan))
+      const value = Reflect.get(target, property, target) as unknown
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
+    },
+  })
+}
+
+export default class Top extends FleetCommand {
+  static override summary = 'A live view of the fleet from its heartbeats: who is online, how busy, which queues pile up.'
+  static override description = `Full screen, on a terminal: one row per worker from the worker-heartbeat events every worker
+sends (no -E needed): state, active tasks, processed and its rate, load average, Celery version and
+the age of the last heartbeat. A worker is offline by Celery's own rule: no heartbeat for 2 x its
+interval, or a worker-offline event. One ping at start finds workers that send no heartbeat; on
+Redis, mailboxes still bound in kombu's binding set whose node neither beats nor answers are shown
+as possibly dead. Queue depths are shown under the workers and read again every few seconds.
+Keys: / filter, < > sort, space select, Enter detail pane, + - pool, a c consumer, D drain,
+X shutdown, ? help, q quit (exit 0); Ctrl-C leaves at once (exit 130). Destructive actions are
+confirmed as the commands confirm them, and every change goes to the audit log.
+With --once, one snapshot after one heartbeat window (--window), as a table or --json: exit 0 when
+a worker was seen, 69 when none.`
+  static override examples = [
+    '<%= config.bin %> top',
+    '<%= config.bin %> top --once --json',
+    '<%= config.bin %> top --once --window 6 --queue reports',
+  ]
+  static override flags = {
+    once: Flags.boolean({summary: 'Print one snapshot after one heartbeat window, and exit (no terminal needed).'}),
+    window: Flags.string({summary: `With --once: seconds to listen for heartbeats (default ${WINDOW_SECONDS}: one 2 s interval and a margin).`}),
+    queue: Flags.string({char: 'q', summary: 'A queue to show, whether or not anyone consumes it (repeatable; commas too).', multiple: true}),
+    timeout: Flags.string({char: 't', summary: 'Seconds to wait for replies to each request (the ping at start, the queues, the detail pane, actions).', default: '1'}),
+  }
+
+  async run(): Promise<TopJson | undefined> {
+    const {flags} = await this.parse(Top)
+    const session = this.sessionOptions(flags)
+    const timeoutMs = this.timeoutMs(flags)
+    const queues = [...new Set((flags.queue ?? []).flatMap((q) => q.split(',')).map((q) => word(q, '--queue')))]
+    // --json is a snapshot: there is no live JSON.
+    const once = flags.once || this.jsonEnabled()
+    if (!once && flags.window !== undefined) throw new UsageError('--window applies to --once')
+    const windowMs = durationMs(flags.window ?? String(WINDOW_SECONDS), '--window')
+    if (once) return this.once(session, {timeoutMs, windowMs, queues, color: flags['no-color']})
+    if (!process.stdin.isTTY || !process.stdout.isTTY) {
+      throw new UsageError('wfctl top needs a terminal on stdin and stdout; without one, take a snapshot: wfctl top --once --json')
+    }
+    await this.live(session, {timeoutMs, queues, noColor: flags['no-color'] ?? false})
+    return undefined
+  }
+
+  /** One snapshot: listen for one heartbeat window, with the ping, the bound mailboxes and the queues read meanwhile. */
+  private async once(session: SessionOptions, o: {timeoutMs: number; windowMs: number; queues: string[]; color?: boolean}): Promise<TopJson> {
+    const op = await this.open(session)
+    const started = performance.now()
+    const live = new LiveFleet({startedAtMs: started, graceMs: 0})
+    let failure: Error | undefined
+    const events = await openFleetEvents(op, {routingKeys: [WORKER_EVENTS], onEvents: (batch) => live.applyAll(batch), onFailure: (error) => (failure ??= error)})
+    let read: QueuesResult
+    try {
+      const ping = await op.request({method: 'ping', args: {}, target: {destination: []}, timeoutMs: o.timeoutMs})
+      live.pinged([...Object.keys(ping.replies), ...Object.keys(ping.errors)])
+      const bound = await this.boundMailboxes(op)
+      if (bound) live.mailboxes(bound)
+      read = await readQueues(op, {queues: o.queues, timeoutMs: o.timeoutMs})
+      const left = started + o.windowMs - performance.now()
+      if (left > 0) await abortable(new Promise((resolve) => setTimeout(resolve, left)), this.interrupt.signal)
+      if (failure) throw failure
+    } finally {
+      await events.close()
+    }
+    const snap = live.snapshot(performance.now())
+    const cleanup = await op.close()
+    if (cleanup) this.notice(`warning: ${cleanup.message}`)
+    const seen = snap.rows.some((r) => r.state !== 'possibly-dead')
+    this.setExitCode(seen ? ExitCode.ok : ExitCode.noReply)
+    const out: TopJson = {
+      workers: snap.rows.map(jsonWorker),
+      queues: read.queues.map((q) => ({name: q.name, messages: q.messages, consumers: q.consumers})),
+    }
+    if (this.jsonEnabled()) return out
+    const {onceText} = await import('../render/top.js')
+    this.log(onceText(snap.rows, snap.counts, read.queues.map(queueLine), this.view({'no-color': o.color})))
+    if (!events.available) this.notice('note: no worker has declared the event exchange in this vhost yet: no heartbeat can reach wfctl here')
+    return out
+  }
+
+  /** The mailboxes the broker keeps bound (Redis); undefined where it keeps none, or would not say (an ACL). */
+  private async boundMailboxes(op: FleetOperation): Promise<string[] | undefined> {
+    try {
+      return await op.boundMailboxes()
+    } catch (error) {
+      if (this.interrupt.signal.aborted) throw error
+      return undefined
+    }
+  }
+
+  /** The live view, until `q` or an interrupt. */
+  private async live(session: SessionOptions, o: {timeoutMs: number; queues: string[]; noColor: boolean}): Promise<void> {
+    const [{TopView}, render, text, drainText] = await Promise.all([
+      import('../explorer/top.js'), import('../render/top.js'), this.render(), import('../render/drain.js'),
+    ])
+    const {drain, drainExitCode} = await import('../fleet/drain.js')
+    const op = await this.open(session)
+    const serial = oneAtATime(op)
+    const {timeoutMs} = o
+    const broker = session.url.masked
+    const live = new LiveFleet({startedAtMs: performance.now(), graceMs: WINDOW_SECONDS * 1000})
+    const audited = async <T extends FleetResult | ShutdownResult | DrainResult>(start: AuditStart, work: () => Promise<T>, exitCode?: (result: T) => number): Promise<T> => {
+      try {
+        const result = await work()
+        if (exitCode) this.auditAction(start, {result: result as DrainResult, exitCode: exitCode(result)})
+        else this.auditAction(start, {result: result as FleetResult | ShutdownResult})
+        return result
+      } catch (error) {
+        this.auditAction(start, {error: error as Error})
+        throw error
+      }
+    }
+    const reason = `requested by wfctl top (${this.operator()})`
+    const restoreFlags = [
+      ...(session.namespace.controlExchange === 'celery' ? [] : ['--control-exchange', session.namespace.controlExchange]),
+      ...(session.namespace.redisKeyPrefix ? ['--redis-key-prefix', session.namespace.redisKeyPrefix] : []),
+    ]
+
+    // The queues: who consumes what is asked at start and now and then; depths every refresh.
+    let first: QueuesResult | undefined
+    let askedAt = -Infinity
+    let reaskAfter = Infinity
+    const queues = async (again?: boolean) => {
+      const now = performance.now()
+      // After a consumer change the workers apply it after replying: asked again at the next refresh.
+      if (again) reaskAfter = Math.min(reaskAfter, now + 1000)
+      const ask = !first || now - askedAt > REASK_MS || now >= reaskAfter
+      const names = first ? [...new Set([...o.queues, ...first.queues.map((q) => q.name)])] : o.queues
+      const read = ask ? await readQueues(serial, {queues: names, timeoutMs}) : await readQueues(serial, {queues: names, ask: false, consumedBy: first!.consumedBy, timeoutMs})
+      if (ask) {
+        first = read
+        askedAt = now
+        reaskAfter = Infinity
+      }
+      return read.queues.map(queueLine)
+    }
+
+    let view: InstanceType<typeof TopView> | undefined
+    let events: FleetEvents | undefined
+    try {
+      events = await openFleetEvents(op, {
+        routingKeys: [WORKER_EVENTS],
+        onEvents: (batch) => {
+          live.applyAll(batch)
+          view?.changed()
+        },
+        onFailure: (error) => view?.fail(error),
+      })
+      view = new TopView({
+        broker,
+        live,
+        io: {input: process.stdin, output: process.stdout},
+        color: !o.noColor && !('NO_COLOR' in process.env),
+        discover: async () => {
+          const ping = await serial.request({method: 'ping', args: {}, target: {destination: []}, timeoutMs})
+          live.pinged([...Object.keys(ping.replies), ...Object.keys(ping.errors)])
+          view?.changed()
+        },
+        queues,
+        refresh: async () => {
+          const bound = await this.boundMailboxes(op)
+          if (bound) live.mailboxes(bound)
+        },
+        request: (method, args, nodes) => {
+          const send = () => serial.request({method, args, target: {destination: nodes}, timeoutMs})
+          return isChange(method) ? audited({method, args, target: {destination: nodes}, broker}, send) : send()
+        },
+        shutdown: (nodes) => audited({method: 'shutdown', args: {msg: `shutdown ${reason}`}, target: {destination: nodes}, broker}, () => serial.shutdown({target: {destination: nodes}, reason: `shutdown ${reason}`, waitMs: SHUTDOWN_WAIT_SECONDS * 1000, pingTimeoutMs: timeoutMs})),
+        drain: (nodes, onProgress: (p: DrainProgress) => void, signal) => audited(
+          {method: 'drain', args: {shutdown: false, waitSeconds: DRAIN_WAIT_MS / 1000}, target: {destination: nodes}, broker},
+          () => drain(serial, {target: {destination: nodes}, timeoutMs, waitMs: DRAIN_WAIT_MS, restoreFlags, onProgress, signal}),
+          drainExitCode,
+        ),
+        describe: {
+          result: render.actionLine,
+          shutdown: text.shutdownLine,
+          drain: drainText.drainLine,
+          progress: render.drainProgressLine,
+        },
+        signal: this.interrupt.signal,
+        interrupt: () => this.interrupt.abort('SIGINT'),
+      })
+      let drains: DrainResult[]
+      try {
+        ;({drains} = await view.run())
+      } catch (error) {
+        // Interrupted: the requests under way end at once; a drain cut short still says how to restore.
+        ;({drains} = await view.outcome())
+        this.restoreNotes(drains, drainText)
+        throw error
+      }
+      this.restoreNotes(drains, drainText)
+      this.setExitCode(ExitCode.ok)
+    } finally {
+      await events?.close()
+    }
+  }
+
+  /** After the view: what each drain cancelled, and the lines that restore it, on stderr. */
+  private restoreNotes(drains: DrainResult[], r: typeof import('../render/drain.js')): void {
+    for (const result of drains) {
+      if (result.interrupted) this.notice(`drain interrupted while ${result.interrupted}: ${r.cancelledSummary(result)}`)
+      for (const line of r.restoreLines(result)) this.notice(line)
+    }
+  }
+}
+
+function queueLine(q: QueueRow) {
+  return {name: q.name, messages: q.messages, consumers: q.consumers, exists: q.exists, ...(q.error === undefined ? {} : {error: q.error})}
+}
