@@ -350,8 +350,6 @@ async function main() {
         'ioredis',
         'inquirer',
         '@inquirer/*',
-        // the YAML parser: only when a context file is read (src/fleet/contexts.ts)
-        'yaml',
         // oclif's development-only paths (tsconfig lookup, ts-node, Yarn PnP): never taken from dist
         'typescript',
         'ts-node',

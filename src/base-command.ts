@@ -71,7 +71,7 @@ interface ContextCapture {
   print: boolean
 }
 
-/** Where the broker URL comes from when -b is not given, in order. */
+/** The environment's broker only; every source in order (contexts, airflow.cfg) is src/fleet/settings.ts, brokerSettings(). */
 export function defaultBroker(env: NodeJS.ProcessEnv = process.env): string {
   return env.WFCTL_BROKER_URL || env.CELERY_BROKER_URL || env.AIRFLOW__CELERY__BROKER_URL || DEFAULT_BROKER
 }

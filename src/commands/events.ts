@@ -3,7 +3,8 @@ import {Flags} from '@oclif/core'
 import {FleetCommand} from '../base-command.js'
 import {ExitCode, InterruptedError} from '../errors.js'
 import {durationMs, positiveInteger} from '../fleet/arguments.js'
-import {eventGlobs, followEvents, onlyTaskEvents, unknownTypes, type CeleryEvent, type EventHint, type UndecodableEvent} from '../fleet/events.js'
+import {assumedNotice} from '../fleet/roster.js'
+import {eventGlobs, followEvents, nodeGlobs, onlyTaskEvents, unknownTypes, type CeleryEvent, type EventHint, type UndecodableEvent} from '../fleet/events.js'
 import {safeJson} from '../render/safe.js'
 
 /** Warnings about messages that are not events: the first few in full, then only the count at the end. */
@@ -28,7 +29,7 @@ message TTL on RabbitMQ. Runs until Ctrl-C (exit 130), --count events (exit 0) o
   ]
   static override flags = {
     type: Flags.string({summary: 'Only events whose type matches this glob (worker-*, task-failed); repeatable, comma-separated lists too.', multiple: true}),
-    node: Flags.string({summary: 'Only events from nodes matching this name or glob (celery@web-*); repeatable, comma-separated lists too.', multiple: true}),
+    node: Flags.string({summary: 'Only events from nodes matching this name or glob (celery@web-*; a plain name without @ is celery@NAME); repeatable, comma lists too.', multiple: true}),
     count: Flags.string({summary: 'Stop after this many events (exit 0).'}),
     duration: Flags.string({summary: 'Stop after this many seconds (exit 0).'}),
   }
@@ -45,10 +46,13 @@ message TTL on RabbitMQ. Runs until Ctrl-C (exit 130), --count events (exit 0) o
   async run(): Promise<void> {
     const {flags} = await this.parse(Events)
     const session = this.sessionOptions(flags)
-    const selection = {types: eventGlobs(flags.type, '--type'), nodes: eventGlobs(flags.node, '--node')}
+    const nodes = nodeGlobs(flags.node)
+    const selection = {types: eventGlobs(flags.type, '--type'), nodes: nodes.globs}
     const count = flags.count === undefined ? undefined : positiveInteger(flags.count, '--count')
     const duration = flags.duration === undefined ? undefined : durationMs(flags.duration, '--duration')
     const json = this.jsonEnabled()
+    const assumed = assumedNotice('--node', nodes.assumed)
+    if (assumed) this.notice(`note: ${assumed}`)
     for (const glob of unknownTypes(selection.types)) this.notice(`note: --type ${glob} matches no event type Celery sends (a custom event still matches)`)
 
     const render = await import('../render/events.js')

@@ -389,8 +389,8 @@ export const TYPE_IDS = ' type'
 
 export function taskChoices(tasks: SeenTask[], columns: number): Choice[] {
   return [
-    ...tasks.map((t) => ({name: fit(`${safe(t.id)}  ${safe(t.name ?? '?')}  ${safe(t.node)} (${t.state})`, columns), value: t.id})),
-    {name: 'Other ids: type them', value: TYPE_IDS},
+    ...tasks.map((t) => ({name: fit(`${safe(t.id)}  ${safe(t.name ?? '?')}  ${safe(t.node)} (${t.state})`, columns), value: t.id, short: safe(t.id)})),
+    {name: 'Other ids: type them', value: TYPE_IDS, short: 'other ids'},
   ]
 }
 

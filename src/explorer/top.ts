@@ -310,6 +310,12 @@ export class TopView {
   private onKey(key: Key, text: string | undefined): void {
     if (this.ended) return
     if (key.ctrl && key.name === 'c') return this.ops.interrupt()
+    // Escape and a key typed right after it reach readline as one "meta" key: they are two.
+    const seq = key.sequence
+    if (key.meta && !key.ctrl && seq !== undefined && seq.length === 2 && seq[0] === '\u001B') {
+      this.onKey({name: 'escape', sequence: '\u001B'}, undefined)
+      return this.onKey({name: key.name, sequence: seq[1], shift: key.shift}, seq[1])
+    }
     const m = this.mode
     if (m.kind === 'filter') this.filterKey(key, text)
     else if (m.kind === 'prompt') this.promptKey(m, key, text)

@@ -3,6 +3,7 @@ import {ALL_EVENTS, TASK_EVENTS, WORKER_EVENTS, type CeleryEvent, type EventStre
 import {globProblem, matchesNode} from '../protocol/pattern.js'
 import {CONTROL} from './arguments.js'
 import {abortable, type FleetOperation} from './operation.js'
+import {nodeNameOf, type Assumed} from './roster.js'
 
 /*
  * Watching the fleet's events (`wfctl events`, and the live view of `wfctl top`): which events an
@@ -40,6 +41,21 @@ export function eventGlobs(values: string[] | undefined, flag: string): string[]
     }
   }
   return out
+}
+
+/**
+ * `--node` globs: a plain name without `@` (no glob character either) means `celery@NAME`, as for
+ * `-d`, and `assumed` says which were taken so; a glob is matched as given (`*web*`).
+ */
+export function nodeGlobs(values: string[] | undefined): {globs: string[]; assumed: Assumed[]} {
+  const assumed: Assumed[] = []
+  const globs: string[] = []
+  for (const glob of eventGlobs(values, '--node')) {
+    const node = /[@*?[]/.test(glob) ? glob : nodeNameOf(glob)
+    if (node !== glob) assumed.push({given: glob, node})
+    if (!globs.includes(node)) globs.push(node)
+  }
+  return {globs, assumed}
 }
 
 /** The --type globs that can match no event Celery sends (a typo, or a custom event). */

@@ -409,7 +409,8 @@ function footerLine(s: TopScreen, usable: number, p: Palette): string {
   }
   if (f.kind === 'filter') return typing(`/ filter (${s.rows.length} of ${s.total}, Enter keeps, Esc clears): `, f.input)
   if (f.kind === 'prompt') return typing(`${safe(f.label)}: `, f.input)
-  if (f.kind === 'confirm') return p.bold(clip(`${f.question} [y/N]`, usable))
+  // The question may be cut, never its [y/N].
+  if (f.kind === 'confirm') return p.bold(`${clip(f.question, Math.max(1, usable - 6))} [y/N]`)
   if (s.busy !== undefined && f.kind !== 'message') return clip(s.busy, usable)
   if (f.kind === 'message') return (f.error ? p.error : plain)(clip(f.text, usable))
   return p.dim(clip(`? help · ${viewState(s)} · q quit  / filter  < > sort  space select  Enter detail  + - pool  a c consumer  D drain  X shutdown`, usable))

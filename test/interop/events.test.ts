@@ -3,12 +3,14 @@
 // closed pipe), and nothing left in the broker. Redis DB 9 under a random prefix; a vhost of its own.
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
+import {connect as amqpConnect} from 'amqplib'
 import {after, before, describe, test} from 'node:test'
 
 import {createVhost, keysWithPrefix, rabbitctl, redisClient, redisClientsOf, redisUrl, token} from '../helpers/brokers.js'
 import {celery, startWorker, type Worker} from '../helpers/celery.js'
 import {BIN, runWfctl, spawnWfctl, type CliRun} from '../helpers/cli.js'
 import {poll, waitFor} from '../helpers/poll.js'
+import {startPrivateRedis} from '../helpers/private-redis.js'
 import {deleteKeysWithPrefix, show, stopAll} from './support.js'
 
 interface EventsEnv {
@@ -283,6 +285,57 @@ describe('Redis: what else arrives on the event channels', {timeout: 60_000}, ()
     } finally {
       live.kill('SIGKILL')
       redis.disconnect()
+    }
+  })
+})
+
+describe('Redis: a broker lost while listening', {timeout: 60_000}, () => {
+  test('a stopped or frozen broker ends the stream with exit 3, within a few seconds', async () => {
+    const server = await startPrivateRedis()
+    try {
+      for (const lose of ['stop', 'freeze'] as const) {
+        const live = spawnWfctl(['events', '--json', '-b', server.url(0), '--connect-timeout', '1'])
+        const redis = server.client(0)
+        try {
+          assert.ok(await waitFor(async () => (await redisClientsOf(redis, live.pid()!)).some((c) => /\bpsub=1\b/.test(c.line)), 20_000, 100), live.stderr())
+        } finally {
+          redis.disconnect()
+        }
+        if (lose === 'stop') server.process().kill('SIGKILL')
+        else server.pause()
+        const run = await live.done
+        assert.equal(run.code, 3, `${lose}: ${show(run)}`)
+        assert.match(JSON.parse(run.stdout.trim().split('\n').at(-1)!).error.message, /lost the connection|no answer/, show(run))
+        if (lose === 'stop') await server.restart()
+        else server.resume()
+      }
+    } finally {
+      await server.stop()
+    }
+  })
+})
+
+describe('RabbitMQ: a connection closed by the broker while listening', {timeout: 60_000}, () => {
+  test('exit 3, and the event queue goes with the connection', async () => {
+    const vhost = await createVhost('wfctl-it-events-lost')
+    const conn = await amqpConnect(vhost.url)
+    try {
+      const ch = await conn.createChannel()
+      // The event exchange as a worker declares it.
+      await ch.assertExchange('celeryev', 'topic', {durable: true, autoDelete: false})
+      const live = spawnWfctl(['events', '--json', '-b', vhost.url])
+      const queues = async () => (await rabbitctl('list_queues', '-p', vhost.name, 'name')).split('\n').map((l) => l.trim()).filter((l) => l.startsWith('celeryev.'))
+      assert.ok(await waitFor(async () => (await queues()).length > 0, 20_000, 200), live.stderr())
+      const connections = (await rabbitctl('list_connections', 'pid', 'vhost', 'client_properties')).split('\n').filter((l) => l.includes(`\t${vhost.name}\t`) && l.includes('{"connection_name","wfctl"}'))
+      assert.equal(connections.length, 1, connections.join('\n'))
+      await rabbitctl('close_connection', connections[0].split('\t')[0], 'closed by the test')
+      const run = await live.done
+      assert.equal(run.code, 3, show(run))
+      assert.match(run.stdout, /"code":3/, show(run))
+      assert.deepEqual(await poll(queues, (left) => left.length === 0, 5000, 200), [])
+    } finally {
+      await conn.close().catch(() => {})
+      await vhost.remove()
     }
   })
 })

@@ -252,7 +252,8 @@ describe('the explorer against a real Celery worker running a task (Redis)', {ti
       await term.waitFor(new RegExp(`Task ids \\(seen on the selected nodes[\\s\\S]*❯\\s*◯ ${id}  wfctl_tasks\\.sleepy`))
       term.keys('Space')
       term.keys('Enter')
-      await term.waitFor(new RegExp(`${id}\\s+active\\s+wfctl_tasks\\.sleepy`))
+      await term.waitFor(new RegExp(`Task ids \\(seen on the selected nodes; space to toggle, enter to confirm\\)\\s+${id}\\n`))
+      await term.waitFor(new RegExp(`${id}\\s+active\\s+\\S*sleepy`))
 
       await choose(term, 'Action: Terminate tasks')
       await term.waitFor(new RegExp(`❯\\s*◯ ${id}`))

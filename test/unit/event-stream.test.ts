@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import {test} from 'node:test'
 
 import {decodeEventMessage, EVENT_LIMITS, EventStream, type CeleryEvent} from '../../src/protocol/event-stream.ts'
-import {eventGlobs, eventMatcher, onlyTaskEvents, routingKeysFor, unknownTypes} from '../../src/fleet/events.ts'
+import {eventGlobs, eventMatcher, nodeGlobs, onlyTaskEvents, routingKeysFor, unknownTypes} from '../../src/fleet/events.ts'
 import {eventJson, eventObject, EventLines, eventTime, hintLine, undecodableLine} from '../../src/render/events.ts'
 import type {ReceivedMessage} from '../../src/wire/message.ts'
 import type {EventWatch, Transport} from '../../src/wire/transport.ts'
@@ -210,6 +210,11 @@ test('--type and --node: globs checked, comma lists split; routing keys as narro
   assert.equal(onlyTaskEvents({types: ['task-*'], nodes: []}), true)
   assert.equal(onlyTaskEvents({types: [], nodes: []}), false)
   assert.deepEqual(unknownTypes(['task-faild', 'task-*', 'worker-heartbeat', 'custom']), ['task-faild', 'custom'])
+})
+
+test('--node: a plain name without @ is celery@NAME, as for -d; a glob is matched as given', () => {
+  assert.deepEqual(nodeGlobs(['airhost,w1@h', '*web*', 'celery@airhost']), {globs: ['celery@airhost', 'w1@h', '*web*'], assumed: [{given: 'airhost', node: 'celery@airhost'}]})
+  assert.deepEqual(nodeGlobs(undefined), {globs: [], assumed: []})
 })
 
 test('the selection matches types and nodes by glob (fnmatch: case-sensitive, * across everything)', () => {

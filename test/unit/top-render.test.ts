@@ -65,12 +65,12 @@ describe('the frame', () => {
     const frame = renderTop(screen(rows), {width: 80, height: 24, color: false})
     fits(frame.lines, 80, 24)
     const text = frame.lines.join('\n')
-    assert.match(frame.lines[0], /^wfctl top · \d+ online · 1 offline · 1 no heartbeat · 1 possibly dead · 40 active · 20\/s/)
+    assert.match(frame.lines[0], /^150 online, 1 offline, 1 no heartbeat, 1 possibly dead · 40 active · 21\/s · wf…$/)
     assert.match(frame.lines[1], /^ {3}NODE↑\s+STATE\s+ACTIVE\s+PROCESSED\s+RATE\/S\s+LOAD\s+AGE$/)
     assert.match(frame.lines[2], /^> {2}celery@airflow-worker-7d9f8-1\s+online\s+1\s+1001\s+0\.50\s+0\.52\s+0\.5s$/)
     assert.match(text, /… \d+ more workers \(PgDn\)/)
     assert.match(text, /QUEUE\s+MESSAGES\s+CONSUMERS\s+1\.2s ago\nreports\s+302\s+0\ncelery\s+3\s+40\nmissing\s+-\s+0\s+no such queue/)
-    assert.match(frame.lines[23], /^\? help {2}q quit {2}\/ filter/)
+    assert.match(frame.lines[23], /^\? help · sort node↑ · q quit {2}\/ filter/)
     assert.ok(frame.pageRows >= 10, `${frame.pageRows} rows of workers at 80x24`)
   })
 
@@ -95,7 +95,8 @@ describe('the frame', () => {
     const rows = fleetOf(150)
     const frame = renderTop(screen(rows, {cursor: 100}), {width: 80, height: 24, color: false})
     assert.ok(frame.scroll > 0 && frame.scroll <= 100 && frame.scroll + frame.pageRows > 100)
-    assert.ok(frame.lines.some((l) => l.startsWith(`>  ${rows[100].node}`)), frame.lines.join('\n'))
+    assert.equal(rows[100].node, 'celery@airflow-worker-7d9f8-101')
+    assert.ok(frame.lines.some((l) => l.startsWith('>  celery@airflow-…rker-7d9f8-101 online')), frame.lines.join('\n'))
     const back = renderTop(screen(rows, {cursor: 100, scroll: frame.scroll}), {width: 80, height: 24, color: false})
     assert.equal(back.scroll, frame.scroll, 'kept while the cursor stays in view')
   })
@@ -103,9 +104,16 @@ describe('the frame', () => {
   test('selected rows are marked, sorting is shown on its heading, the filter and the selection in the title', () => {
     const rows = fleetOf(5)
     const frame = renderTop(screen(rows, {selected: new Set([rows[1].node]), sort: 'active', descending: true, filter: 'airflow', total: 8}), {width: 80, height: 24, color: false})
-    assert.match(frame.lines[0], /filter "airflow": 8 of 8 · 1 selected · sort active \(largest first\)/)
+    assert.match(frame.lines[23], /^\? help · filter "airflow": 8 of 8 · 1 selected · sort active↓ · q quit/)
     assert.match(frame.lines[1], /ACTIVE↓/)
-    assert.match(frame.lines[3], /^ \* celery@airflow-worker-7d9f8-2/)
+    assert.match(frame.lines[3], /^ \* celery@airf…ker-7d9f8-2 online/)
+  })
+
+  test('a question is cut to fit, never its [y/N]', () => {
+    const question = `Shut down ${'celery@a-very-long-node-name-'.repeat(4)} on amqp://guest:****@rabbit.example:5672/vhost?`
+    const frame = renderTop(screen(fleetOf(2), {footer: {kind: 'confirm', question}}), {width: 80, height: 24, color: false})
+    assert.match(frame.lines[23], /^Shut down celery@a-very-long.*… \[y\/N\]$/)
+    fits(frame.lines, 80, 24)
   })
 
   test('tiny terminals still get a full frame', () => {
@@ -134,7 +142,7 @@ describe('colour', () => {
     const rows = fleetOf(3)
     const frame = renderTop(screen(rows), {width: 80, height: 24, color: true})
     const text = frame.lines.join('\n')
-    assert.match(text, /\u001B\[7m> {2}celery@airflow-worker-7d9f8-1/)
+    assert.match(text, /\u001B\[7m> {2}celery@airf…ker-7d9f8-1 online/)
     assert.match(text, /\u001B\[35mpossibly dead/)
     assert.match(frame.lines[1], /^\u001B\[1m/)
     assert.doesNotMatch(text.replace(SGR, ''), /\u001B/)
@@ -157,10 +165,11 @@ function detail(row: WorkerRow, over: Partial<Detail> = {}): Detail {
 describe('the detail pane', () => {
   test('active tasks with their runtime, the queues consumed, the stats that matter', () => {
     const row = fleetOf(2)[0]
-    const frame = renderTop(screen(fleetOf(2), {detail: detail(row)}), {width: 80, height: 24, color: false})
-    fits(frame.lines, 80, 24)
+    fits(renderTop(screen(fleetOf(2), {detail: detail(row)}), {width: 80, height: 24, color: false}).lines, 80, 24)
+    const frame = renderTop(screen(fleetOf(2), {detail: detail(row)}), {width: 120, height: 30, color: false})
+    fits(frame.lines, 120, 30)
     const text = frame.lines.join('\n')
-    assert.match(text, /celery@airflow-worker-7d9f8-1 {2}online, heartbeat every 2s, last 0\.5s ago, celery 5\.2\.6\n {2}active 1 {2}processed 1001 {2}rate 0\.50\/s {2}load 0\.52 0\.41 0\.30/)
+    assert.match(text, /\ncelery@airflow-worker-7d9f8-1 {2}online · celery 5\.2\.6\n {2}active 1 {2}processed 1001 {2}rate 0\.50\/s {2}load 0\.52 0\.41 0\.30\n {2}heartbeat every 2s, the last 0\.5s ago\n/)
     assert.match(text, /Active tasks \(1\):\n {2}e7f3c1d2-0000-4000-8000-000000000001 {2}wfctl_tasks\.sleepy {2}running 12s {2}args \[30\]/)
     assert.match(text, /Queues consumed \(2\):\n {2}celery\n {2}urgent {2}\(type topic, routing key urgent\.#\)/)
     assert.match(text, /Stats:\n {2}pool: celery\.concurrency\.prefork:TaskPool, max-concurrency 4, 4 processes, prefetch 16\n {2}uptime 2h, pid 4242\n {2}tasks run: wfctl_tasks\.add 40, wfctl_tasks\.sleepy 2/)
@@ -245,8 +254,8 @@ describe('the pieces', () => {
 
   test('--once text: the workers, the queues, one line of counts', () => {
     const rows = fleetOf(2)
-    const text = onceText(rows, {online: 2, offline: 1, noHeartbeat: 1, possiblyDead: 1, active: 3, rate: 1}, [{name: 'reports', messages: 302, consumers: 0}], {color: false, columns: 100})
-    assert.match(text, /^NODE\s+STATE\s+ACTIVE\s+PROCESSED\s+RATE\/S\s+LOAD\s+VERSION\s+AGE\n/)
+    const text = onceText(rows, {online: 2, offline: 1, noHeartbeat: 1, possiblyDead: 1, active: 3, rate: 1}, [{name: 'reports', messages: 302, consumers: 0}], {color: false, columns: 120})
+    assert.match(text, /^NODE\s+STATE\s+ACTIVE\s+PROCESSED\s+RATE\/S\s+LOAD 1\/5\/15\s+VERSION\s+AGE\n/)
     assert.match(text, /celery@airflow-worker-7d9f8-1\s+online\s+1\s+1001\s+0\.50\s+0\.52 0\.41 0\.30\s+5\.2\.6\s+0\.5s/)
     assert.match(text, /QUEUE\s+MESSAGES\s+CONSUMERS\nreports\s+302\s+0/)
     assert.match(text, /5 workers: 2 online, 1 offline, 1 without heartbeats, 1 possibly dead, 3 active, 1 queue$/)
