@@ -3,15 +3,14 @@ import {Flags} from '@oclif/core'
 import {FleetCommand} from '../base-command.js'
 import {ExitCode} from '../errors.js'
 import {durationMs} from '../fleet/arguments.js'
-import {runDoctor, type BrokerSource, type DoctorReport} from '../fleet/doctor.js'
+import {brokerSource, runDoctor, type DoctorReport} from '../fleet/doctor.js'
 import {doctorText} from '../render/doctor.js'
 
-const BROKER_ENV = ['WFCTL_BROKER_URL', 'CELERY_BROKER_URL', 'AIRFLOW__CELERY__BROKER_URL'] as const
 
 export default class Doctor extends FleetCommand {
   static override summary = 'Explain why workers do not answer: broker, namespaces, leftovers, heartbeats.'
   static override description = `Sends one broadcast ("stats", answered like a ping) and listens to worker heartbeats for --window seconds, then reads the broker's pidbox layout:
-  - which broker URL is used and where it came from (-b, an environment variable, or the default);
+  - which broker URL is used and where it came from (-b, an environment variable, a context, airflow.cfg, or the default);
   - Redis: which databases, key prefixes and control exchanges hold worker mailboxes, and the exact
     -b / --redis-key-prefix / --control-exchange to reach them when wfctl looks elsewhere;
     RabbitMQ: whether the pidbox exchange exists in the vhost, and each worker's mailbox queue;
@@ -36,8 +35,7 @@ Exit 0 when nothing is wrong, 1 when something was found (even when --fix remove
     const session = this.sessionOptions(flags)
     const windowMs = durationMs(flags.window, '--window')
     const timeoutMs = Math.min(durationMs(flags.timeout, '--timeout'), windowMs)
-    const env = BROKER_ENV.find((k) => process.env[k])
-    const source: BrokerSource = {from: flags.broker !== undefined ? 'flag' : env ?? 'default', masked: session.url.masked}
+    const source = brokerSource(this.brokerSettings().broker.source, session.url.masked)
     const closers: {close(): Promise<unknown>}[] = []
     let report: DoctorReport
     try {

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {defaultBroker, FleetCommand} from '../base-command.js'
+import {FleetCommand} from '../base-command.js'
 import {BrokerError, UsageError} from '../errors.js'
 import {durationMs, positiveInteger, word} from '../fleet/arguments.js'
 
@@ -32,6 +32,7 @@ removes every mailbox they created).`
   async run(): Promise<void> {
     const {flags} = await this.parse(Simulate)
     const opts = this.sessionOptions(flags)
+    if (opts.url.scheme === 'sentinel') throw new UsageError("wfctl simulate does not go through Sentinel: give the simulated fleet the master's redis:// URL")
     const workers = positiveInteger(flags.workers, '--workers')
     const concurrency = positiveInteger(flags.concurrency, '--concurrency')
     const queues = flags.queues.split(',').map((q) => word(q, '--queues'))
@@ -49,7 +50,7 @@ removes every mailbox they created).`
     try {
       const started = performance.now()
       await fleet.start({
-        brokerUrl: flags.broker ?? defaultBroker(),
+        brokerUrl: this.brokerSettings().broker.value,
         controlExchange: opts.namespace.controlExchange,
         redisKeyPrefix: opts.namespace.redisKeyPrefix,
         workers,

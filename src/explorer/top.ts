@@ -563,6 +563,8 @@ export class TopView {
   }
 
   private begin(text: string): number {
+    // What is under way is shown from now on, instead of what an earlier action said.
+    this.message = undefined
     const id = ++this.busyId
     this.busy.set(id, text)
     return id
@@ -603,6 +605,7 @@ export class TopView {
     }, this.local.signal).then(
       (result) => {
         this.drains.push(result)
+        this.refreshQueues(true)
         this.say(`${this.ops.describe.drain(result)}${result.restore.length > 0 ? ' · the restore commands are printed when you leave' : ''}`)
       },
       (error: unknown) => this.say(`drain failed: ${errorText(error)}`, true),

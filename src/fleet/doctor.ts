@@ -3,6 +3,7 @@ import {fixFlags} from './fix-flags.js'
 import {abortable, FleetOperation} from './operation.js'
 import type {FleetResult} from './outcome.js'
 import {createDoctorProbe, type SessionOptions} from './session.js'
+import {describeSource, type Source} from './settings.js'
 
 /*
  * `wfctl doctor`: why does nobody answer? One broadcast (`stats`: it answers like a ping and names
@@ -12,9 +13,27 @@ import {createDoctorProbe, type SessionOptions} from './session.js'
 
 /** Where the broker URL came from. */
 export interface BrokerSource {
-  /** `flag` (-b), an environment variable's name, or `default`. */
-  from: 'flag' | 'WFCTL_BROKER_URL' | 'CELERY_BROKER_URL' | 'AIRFLOW__CELERY__BROKER_URL' | 'default'
+  /** `flag` (-b), an environment variable's name, `context`, `airflow.cfg`, or `default`. */
+  from: 'flag' | 'WFCTL_BROKER_URL' | 'CELERY_BROKER_URL' | 'AIRFLOW__CELERY__BROKER_URL' | 'AIRFLOW__CELERY__BROKER_URL_CMD' | 'context' | 'airflow.cfg' | 'default'
+  /** The source in words, for a context or airflow.cfg: which one, which key. */
+  detail?: string
   masked: string
+}
+
+/** The doctor's view of where the broker setting came from (src/fleet/settings.ts resolves it). */
+export function brokerSource(source: Source, masked: string): BrokerSource {
+  switch (source.kind) {
+    case 'flag':
+      return {from: 'flag', masked}
+    case 'env':
+      return {from: source.name as BrokerSource['from'], masked}
+    case 'context':
+      return {from: 'context', detail: describeSource(source), masked}
+    case 'airflow':
+      return {from: 'airflow.cfg', detail: describeSource(source), masked}
+    default:
+      return {from: 'default', masked}
+  }
 }
 
 export interface DoctorPlan {

@@ -3,10 +3,13 @@ import {safe} from './safe.js'
 
 const SOURCE: Record<DoctorReport['broker']['from'], string> = {
   flag: 'the -b flag',
+  AIRFLOW__CELERY__BROKER_URL_CMD: 'the output of $AIRFLOW__CELERY__BROKER_URL_CMD',
+  context: 'a context',
+  'airflow.cfg': 'airflow.cfg',
   WFCTL_BROKER_URL: '$WFCTL_BROKER_URL',
   CELERY_BROKER_URL: '$CELERY_BROKER_URL',
   AIRFLOW__CELERY__BROKER_URL: '$AIRFLOW__CELERY__BROKER_URL',
-  default: 'the default (no -b, no broker variable set)',
+  default: 'the default (no -b, no broker variable, context or airflow.cfg)',
 }
 
 const MARK = {problem: 'PROBLEM', warning: 'WARNING', info: 'info'} as const
@@ -14,7 +17,7 @@ const MARK = {problem: 'PROBLEM', warning: 'WARNING', info: 'info'} as const
 /** `wfctl doctor` as text: what was looked at, what was found, and how to fix it. */
 export function doctorText(report: DoctorReport): string {
   const lines: string[] = []
-  lines.push(`broker:     ${report.broker.masked} (from ${SOURCE[report.broker.from]})`)
+  lines.push(`broker:     ${report.broker.masked} (from ${report.broker.detail ?? SOURCE[report.broker.from]})`)
   lines.push(`requests:   ${report.address}${report.listeners === null ? '' : ` (${report.listeners} listening)`}`)
   if (report.namespaces && report.namespaces.length > 0) {
     lines.push('mailboxes:')

@@ -25,6 +25,11 @@ export interface LiveRun {
   done: Promise<CliRun>
 }
 
+/** Where the broker and its settings could come from outside the test's own flags: removed unless a test sets them. */
+export const ISOLATED = ['WFCTL_BROKER_URL', 'CELERY_BROKER_URL', 'AIRFLOW__CELERY__BROKER_URL', 'AIRFLOW__CELERY__BROKER_URL_CMD', 'WFCTL_CONTEXT', 'WFCTL_CONFIG', 'AIRFLOW_CONFIG', 'WFCTL_SENTINEL_PASSWORD']
+/** A folder that does not exist, for XDG_CONFIG_HOME and AIRFLOW_HOME. */
+export const NO_CONFIG = `${ROOT}test/.no-config-here`
+
 export interface SpawnOptions {
   env?: Record<string, string | undefined>
   /** SIGKILL after this long: a hang guard, not a speed check (default 60 s). */
@@ -39,7 +44,9 @@ export interface SpawnOptions {
 export function spawnWfctl(args: string[], opts: SpawnOptions = {}): LiveRun {
   // The audit log is off unless a test moves it to its own temp dir: the suite never writes to ~/.local/state.
   const env: Record<string, string | undefined> = {...process.env, NO_COLOR: '1', WFCTL_AUDIT_LOG: 'off', ...opts.env}
-  for (const key of ['WFCTL_BROKER_URL', 'CELERY_BROKER_URL', 'AIRFLOW__CELERY__BROKER_URL']) if (!(opts.env && key in opts.env)) delete env[key]
+  for (const key of ISOLATED) if (!(opts.env && key in opts.env)) delete env[key]
+  // Never the developer's own ~/.config/wfctl/config.yaml or ~/airflow/airflow.cfg: a folder that does not exist.
+  for (const key of ['XDG_CONFIG_HOME', 'AIRFLOW_HOME']) if (!(opts.env && key in opts.env)) env[key] = NO_CONFIG
   const started = performance.now()
   const child = spawn(process.execPath, [BIN, ...args], {env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe']})
   const out: Buffer[] = []

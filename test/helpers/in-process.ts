@@ -2,10 +2,14 @@ import {existsSync} from 'node:fs'
 import {pathToFileURL} from 'node:url'
 import type {Command} from '@oclif/core'
 
-import {ROOT} from './cli.js'
+import {ISOLATED, NO_CONFIG, ROOT} from './cli.js'
 
 // Commands run here write their audit log only where a test moves it: never to ~/.local/state.
 process.env.WFCTL_AUDIT_LOG = 'off'
+// Nor read the developer's broker settings: no broker variable, config file or airflow.cfg.
+for (const key of ISOLATED) delete process.env[key]
+process.env.XDG_CONFIG_HOME = NO_CONFIG
+process.env.AIRFLOW_HOME = NO_CONFIG
 
 export interface InProcessRun<T> {
   result: T | undefined

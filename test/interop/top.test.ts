@@ -150,6 +150,22 @@ for (const open of [redisSpace, amqpSpace]) {
       }
     })
 
+    test('a closed terminal (SIGHUP) ends the live view cleanly: exit 130, nothing left in the broker', async () => {
+      const term = new Terminal(['top', ...space.ns.flags])
+      try {
+        await term.waitFor(new RegExp(`${escape(busy.node)}\\s+online`), 15_000)
+        // The reply route of the ping at start is open while the view runs; the detail pane uses it too.
+        await press(term, 'Enter')
+        await term.waitFor(/Stats:\n {2}pool:/)
+        const pid = term.wfctlPid()
+        process.kill(pid, 'SIGHUP')
+        await term.waitFor(/EXIT=130/)
+        assert.deepEqual(await space.ns.leftovers(), [])
+      } finally {
+        term.close()
+      }
+    })
+
     test('the live view in a terminal: rows, the filter, the detail pane, a pool grow on the test\'s own worker, q (exit 0, nothing left)', async () => {
       const term = new Terminal(['top', ...space.ns.flags, '--queue', idle])
       try {
