@@ -3,6 +3,7 @@ import {hostname, userInfo} from 'node:os'
 import {format} from 'node:util'
 
 import type {Transport} from './wire/transport.js'
+import type {TlsFiles} from './broker/common.js'
 import {CleanupError} from './wire/transport.js'
 import {maskArgv, maskSecrets, maskUrl, parseBrokerUrls, sentinelMasterProblem} from './broker/url.js'
 import {ExitCode, InterruptedError, UsageError, WfctlError} from './errors.js'
@@ -14,7 +15,7 @@ import {exitCodeOf, type FleetResult} from './fleet/outcome.js'
 import {isDestructive, whom} from './fleet/methods.js'
 import {dryRun, FleetOperation, perform, planRequest, type Addressed, type DryRun, type Plan, type RequestPlan, type ShutdownPlan} from './fleet/operation.js'
 import {assumedNotice, checkRoster, readDestinations, readExpect, type Assumed, type Roster} from './fleet/roster.js'
-import type {Answered, SessionOptions} from './fleet/session.js'
+import {brokerName, type Answered, type SessionOptions} from './fleet/session.js'
 import {contextList, fromSetting, givenByOperator, namesSeveral, resolvedSecrets, resolveSettings, settingName, type SettingFlags, type Settings} from './fleet/settings.js'
 import type {ShutdownResult} from './fleet/shutdown.js'
 import type {Target} from './protocol/request.js'
@@ -111,6 +112,17 @@ export function errorReport(error: Error & {oclif?: {exit?: number}}): {code: nu
 /** A stack trace for DEBUG=wfctl*, passwords masked like every other output. */
 export function debugTrace(error: Error): string {
   return redact(error.stack ?? String(error))
+}
+
+/** The TLS files in effect, each with where it was given (for the message when one cannot be read). */
+function tlsFiles(s: Settings): TlsFiles | undefined {
+  if (!s.tlsCa.value && !s.tlsCert.value && !s.tlsKey.value) return undefined
+  return {
+    ca: s.tlsCa.value,
+    cert: s.tlsCert.value,
+    key: s.tlsKey.value,
+    origin: {ca: settingName(s.tlsCa, '--tls-ca', 'tls.ca'), cert: settingName(s.tlsCert, '--tls-cert', 'tls.cert'), key: settingName(s.tlsKey, '--tls-key', 'tls.key')},
+  }
 }
 
 /**
@@ -315,6 +327,9 @@ export abstract class FleetCommand extends Command {
     const sentinelProblem = sentinelMasterProblem(url, sentinelMaster)
     if (sentinelProblem) throw new UsageError(sentinelProblem)
     if (sentinelMaster !== undefined && !url.sentinels) throw new UsageError(`${settingName(s.sentinelMaster, '--sentinel-master', 'sentinelMaster')} applies to sentinel:// broker URLs only`)
+    if (url.sentinels && (url.tls || url.ssl || s.tlsCa.value || s.tlsCert.value || s.tlsKey.value)) {
+      throw new UsageError('TLS through Redis Sentinel is not supported yet: connect to the master with rediss:// instead')
+    }
     const controlExchange = s.controlExchange.value
     if (!NAME.test(controlExchange)) throw new UsageError(`invalid ${settingName(s.controlExchange, '--control-exchange', 'controlExchange')} "${controlExchange}"`)
     if (s.redisKeyPrefix.value && url.kind !== 'redis' && givenByOperator(s.redisKeyPrefix)) throw new UsageError(`${settingName(s.redisKeyPrefix, '--redis-key-prefix', 'redisKeyPrefix')} applies to Redis brokers only`)
@@ -322,7 +337,7 @@ export abstract class FleetCommand extends Command {
       url,
       namespace: {controlExchange, redisKeyPrefix: url.kind === 'redis' ? s.redisKeyPrefix.value : ''},
       connectTimeoutMs: durationMs(s.connectTimeout.value, settingName(s.connectTimeout, '--connect-timeout', 'connectTimeout')),
-      tls: s.tlsCa.value || s.tlsCert.value || s.tlsKey.value ? {ca: s.tlsCa.value, cert: s.tlsCert.value, key: s.tlsKey.value} : undefined,
+      tls: tlsFiles(s),
       sentinelMaster,
       sentinelPassword: s.sentinelPassword.value || undefined,
       ...(urls.length > 1 ? {urls} : {}),
@@ -467,7 +482,7 @@ export abstract class FleetCommand extends Command {
     if (flags['dry-run']) return this.dryRun(plan)
     if (isDestructive(method, args, plan.target)) {
       const ask = question ? question(plan.target) : `Send "${method}" to ${whom(plan.target)}`
-      await this.confirm(`${ask} on ${plan.session.url.masked}?`, flags.yes ?? false)
+      await this.confirm(`${ask} on ${brokerName(plan.session)}?`, flags.yes ?? false)
     }
     const {result, address} = await this.send(plan)
     return this.report(result, address, flags, show)

@@ -184,6 +184,7 @@ a worker was seen, 69 when none.`
 
     let view: InstanceType<typeof TopView> | undefined
     let events: FleetEvents | undefined
+    let lost: Error | undefined
     try {
       events = await openFleetEvents(op, {
         routingKeys: [WORKER_EVENTS],
@@ -191,7 +192,10 @@ a worker was seen, 69 when none.`
           live.applyAll(batch)
           view?.changed()
         },
-        onFailure: (error) => view?.fail(error),
+        onFailure: (error) => {
+          lost ??= error
+          view?.fail(error)
+        },
       })
       view = new TopView({
         broker,
@@ -229,7 +233,9 @@ a worker was seen, 69 when none.`
       })
       let drains: DrainResult[]
       try {
-        ;({drains} = await view.run())
+        const running = view.run()
+        if (lost) view.fail(lost)
+        ;({drains} = await running)
       } catch (error) {
         // Interrupted: the requests under way end at once; a drain cut short still says how to restore.
         ;({drains} = await view.outcome())

@@ -271,7 +271,7 @@ export class TopView {
     this.screen.draw(frame.lines)
     // The next worker to turn offline does so on time, not at the next tick.
     clearTimeout(this.expiryTimer)
-    if (snap.nextExpiryMs !== null) this.expiryTimer = setTimeout(() => this.draw(), Math.max(0, snap.nextExpiryMs - now) + 5)
+    if (snap.nextExpiryMs !== null) this.expiryTimer = setTimeout(() => this.requestDraw(), Math.max(0, snap.nextExpiryMs - now) + 5)
   }
 
   private footer(): Footer {

@@ -3,7 +3,7 @@ import {buildRequest, encodeRequest, type Target} from '../protocol/request.js'
 import {CleanupError, type QueueDepth, type Transport} from '../wire/transport.js'
 import {own, summarize, type FleetResult} from './outcome.js'
 import {completionOf, type Roster} from './roster.js'
-import {FleetSession, requestAddress, type SessionOptions} from './session.js'
+import {brokerName, FleetSession, requestAddress, type SessionOptions} from './session.js'
 import {fixFlags} from './fix-flags.js'
 import {shutdownNodes, tasksOf, type ActiveBefore, type ShutdownResult} from './shutdown.js'
 import {TaskEventFeed} from '../protocol/task-events.js'
@@ -86,7 +86,7 @@ export async function dryRun(plan: Plan): Promise<DryRun> {
   const message = encodeRequest(body, (plan.kind === 'request' ? plan.timeoutMs : 1000) / 1000)
   return {
     dryRun: true,
-    broker: session.url.masked,
+    broker: brokerName(session),
     address,
     headers: message.headers,
     properties: {contentType: message.contentType, contentEncoding: message.contentEncoding, deliveryMode: message.deliveryMode},

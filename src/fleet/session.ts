@@ -76,6 +76,11 @@ async function connectFirst<T extends {connect(): Promise<void>; close(): Promis
   throw new BrokerError(`no broker of the failover list answered: ${failed.join('; ')}`)
 }
 
+/** The broker as a question or a dry run names it, masked: a failover list whole, since any of its URLs may be the one that answers. */
+export function brokerName(opts: SessionOptions): string {
+  return opts.urls && opts.urls.length > 1 ? opts.urls.map((u) => u.masked).join(';') : opts.url.masked
+}
+
 /** Loads only what the URL needs: amqplib never loads for Redis (wfctl speaks RESP itself, src/broker/resp.ts). */
 export async function createTransport(opts: SessionOptions): Promise<Transport> {
   if (opts.url.kind === 'redis') {

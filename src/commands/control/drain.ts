@@ -7,6 +7,7 @@ import {drain, drainExitCode, type DrainProgress, type DrainResult} from '../../
 import {whom} from '../../fleet/methods.js'
 import {dryRun, planRequest, planShutdown, SHUTDOWN_WAIT_SECONDS, type DryRun} from '../../fleet/operation.js'
 import type {View} from '../../render/text.js'
+import {brokerName} from '../../fleet/session.js'
 
 /** Seconds drain waits for the nodes to become idle, unless told otherwise (--wait). */
 const DRAIN_WAIT_SECONDS = 600
@@ -60,7 +61,7 @@ with --yes) and refuses without one unless --yes. Exits 0 when every node draine
     if (flags['dry-run']) return this.drainDryRun(ask, stop, flags.shutdown, waitMs)
 
     const what = flags.shutdown ? 'cancel every queue they consume, wait until idle, then shut them down' : 'cancel every queue they consume and wait until idle'
-    await this.confirm(`Drain ${whom(target)} (${what}) on ${session.url.masked}?`, flags.yes)
+    await this.confirm(`Drain ${whom(target)} (${what}) on ${brokerName(session)}?`, flags.yes)
 
     // The audit log records the drain (its arguments, each node's outcome, the exit code) once it is done.
     this.auditBegin({method: 'drain', args: {shutdown: flags.shutdown, waitSeconds: waitMs / 1000, ...(flags.shutdown ? {msg: reason} : {})}, target, broker: session.url.masked})

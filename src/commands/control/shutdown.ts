@@ -5,6 +5,7 @@ import {FleetCommand} from '../../base-command.js'
 import {whom} from '../../fleet/methods.js'
 import {planShutdown, SHUTDOWN_WAIT_SECONDS, type DryRun} from '../../fleet/operation.js'
 import type {ShutdownResult} from '../../fleet/shutdown.js'
+import {brokerName} from '../../fleet/session.js'
 
 export default class ControlShutdown extends FleetCommand {
   static override summary = 'Shut workers down (warm: running tasks finish first), and verify they stopped.'
@@ -43,7 +44,7 @@ on a terminal (skip with --yes) and refuses without one unless --yes.`
       pingTimeoutMs: this.timeoutMs(flags),
     })
     if (flags['dry-run']) return this.dryRun(plan)
-    await this.confirm(`Shut down ${whom(target)} on ${plan.session.url.masked}?`, flags.yes)
+    await this.confirm(`Shut down ${whom(target)} on ${brokerName(plan.session)}?`, flags.yes)
     const {result} = await this.send(plan)
     return this.reportShutdown(result, flags)
   }
