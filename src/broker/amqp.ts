@@ -19,6 +19,9 @@ const EVENT_QUEUE_ARGUMENTS = {'x-message-ttl': 5000, 'x-expires': 60_000}
  * Connects to RabbitMQ within the connect timeout; a failure names its cause, password masked.
  * `heartbeat` 0 suits a probe that lives a second; long-lived users set one to notice a dead broker.
  */
+/** Seconds between AMQP heartbeats for a command that stays connected: two missed ones end the connection. */
+const LONG_LIVED_HEARTBEAT_S = 10
+
 export async function connectAmqp(url: BrokerUrl, connectTimeoutMs: number, opts: {name: string; heartbeat: number; tls?: TlsFiles}): Promise<ChannelModel> {
   // TLS files are read (and refused) before anything connects.
   const tls = tlsOptions(url, opts.tls)
@@ -84,7 +87,7 @@ export class AmqpTransport implements Transport {
 
   async connect(): Promise<void> {
     const {url, connectTimeoutMs} = this.opts
-    this.connection = await connectAmqp(url, connectTimeoutMs, {name: 'wfctl', heartbeat: 0, tls: this.opts.tls})
+    this.connection = await connectAmqp(url, connectTimeoutMs, {name: 'wfctl', heartbeat: this.opts.longLived ? LONG_LIVED_HEARTBEAT_S : 0, tls: this.opts.tls})
     if (this.closing) {
       // Closed while connecting (an interrupt): do not keep a connection nobody will close.
       await this.connection.close().catch(() => {})

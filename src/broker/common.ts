@@ -31,6 +31,11 @@ export interface TransportOptions {
   connectTimeoutMs: number
   /** TLS files given outside the URL. */
   tls?: TlsFiles
+  /**
+   * A command that stays connected (events, top): RabbitMQ heartbeats on, so a broker that goes
+   * silent without closing the connection is noticed (Redis subscriptions PING on their own).
+   */
+  longLived?: boolean
   /** Redis Sentinel: the name of the master to ask the sentinels for (kombu's master_name). */
   sentinelMaster?: string
   /** Redis Sentinel: the sentinels' own password (kombu's sentinel_kwargs), apart from the master's in the URL. */

@@ -91,7 +91,7 @@ message TTL on RabbitMQ. Runs until Ctrl-C (exit 130), --count events (exit 0) o
       hint: (hint: EventHint) => this.notice(`${hint.kind === 'available' ? 'note' : 'hint'}: ${render.hintLine(hint, broker, taskTypesOnly)}`),
     }
 
-    const operation = await this.open(session)
+    const operation = await this.open({...session, longLived: true})
     if (process.stderr.isTTY && !json) this.notice(`listening for events on ${broker} (Ctrl-C to stop)`)
     try {
       const result = await followEvents(operation, {selection, count, durationMs: duration}, sink, this.interrupt.signal, this.outputClosed.signal)
