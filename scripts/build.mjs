@@ -146,17 +146,25 @@ function asciiOnly(code) {
   const ts = require('typescript')
   const sf = ts.createSourceFile('wfctl.cjs', code, ts.ScriptTarget.Latest, false, ts.ScriptKind.JS)
   const spans = []
+  // Comments (kept by --no-minify) only: their characters outside ASCII become "?".
+  const comments = new Map()
+  const commentsAt = (ranges) => {
+    for (const r of ranges ?? []) if (/[^\x00-\x7f]/.test(code.slice(r.pos, r.end))) comments.set(r.pos, r.end)
+  }
   const visit = (node) => {
     if (ts.isStringLiteral(node) || ts.isRegularExpressionLiteral(node)) {
       const start = node.getStart(sf)
-      if (/[^\x00-\x7f]/.test(code.slice(start, node.end))) spans.push([start, node.end])
+      if (/[^\x00-\x7f]/.test(code.slice(start, node.end))) spans.push([start, node.end, 'escape'])
     }
+    commentsAt(ts.getLeadingCommentRanges(code, node.pos))
+    commentsAt(ts.getTrailingCommentRanges(code, node.end))
     ts.forEachChild(node, visit)
   }
   visit(sf)
+  for (const [start, end] of comments) spans.push([start, end, 'comment'])
   let out = code
-  for (const [start, end] of spans.sort((a, b) => b[0] - a[0])) {
-    const escaped = out.slice(start, end).replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  for (const [start, end, kind] of spans.sort((a, b) => b[0] - a[0])) {
+    const escaped = out.slice(start, end).replace(/[^\x00-\x7f]/g, (c) => (kind === 'comment' ? '?' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`))
     out = `${out.slice(0, start)}${escaped}${out.slice(end)}`
   }
   const left = /[^\x00-\x7f]/.exec(out)
