@@ -2,7 +2,7 @@
 // may restart it, freeze it (SIGSTOP) or create restricted users without touching the shared Redis.
 import {spawn, type ChildProcess} from 'node:child_process'
 import {mkdtempSync, rmSync} from 'node:fs'
-import {createServer, connect} from 'node:net'
+import {createServer, connect, type Socket} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {Redis} from 'ioredis'
@@ -42,17 +42,26 @@ export async function freePort(): Promise<number> {
 }
 
 /** Resolves once something accepts connections on the port and answers PING, or throws at the deadline. */
-async function waitForPing(port: number, deadlineMs: number, exited: () => boolean): Promise<void> {
+/**
+ * Resolves once a redis-server answers PING on `port` (over the socket `open` makes: plain TCP by
+ * default, TLS for a TLS port), or throws at the deadline or when the server exits.
+ */
+export async function waitForPing(
+  port: number,
+  deadlineMs: number,
+  exited: () => boolean,
+  open: () => {socket: Socket; ready: 'connect' | 'secureConnect'} = () => ({socket: connect({host: '127.0.0.1', port}), ready: 'connect'}),
+): Promise<void> {
   const end = performance.now() + deadlineMs
   for (;;) {
     if (exited()) throw new Error(`redis-server on port ${port} exited while starting`)
     const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect({host: '127.0.0.1', port})
+      const {socket, ready} = open()
       const timer = setTimeout(() => {
         socket.destroy()
         resolve(false)
-      }, 500)
-      socket.on('connect', () => socket.write('PING\r\n'))
+      }, 1000)
+      socket.on(ready, () => socket.write('PING\r\n'))
       socket.on('data', (d) => {
         clearTimeout(timer)
         socket.destroy()
@@ -60,6 +69,7 @@ async function waitForPing(port: number, deadlineMs: number, exited: () => boole
       })
       socket.on('error', () => {
         clearTimeout(timer)
+        socket.destroy()
         resolve(false)
       })
     })

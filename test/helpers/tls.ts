@@ -9,7 +9,7 @@ import {connect as tlsConnect, createServer, type TLSSocket} from 'node:tls'
 import {promisify} from 'node:util'
 
 import {AMQP_HOST, AMQP_PORT} from './brokers.js'
-import {freePort} from './private-redis.js'
+import {freePort, waitForPing} from './private-redis.js'
 
 const exec = promisify(execFile)
 
@@ -121,33 +121,9 @@ export interface TlsRedis {
 }
 
 /** Resolves once the server answers PING over TLS (showing `client`; its certificate is not checked: it may be a bad one on purpose), or throws at the deadline. */
-async function waitForTlsPing(port: number, client: Pair, deadlineMs: number, exited: () => boolean): Promise<void> {
-  const end = performance.now() + deadlineMs
+function waitForTlsPing(port: number, client: Pair, deadlineMs: number, exited: () => boolean): Promise<void> {
   const options = {host: '127.0.0.1', port, cert: readFileSync(client.cert), key: readFileSync(client.key), rejectUnauthorized: false}
-  for (;;) {
-    if (exited()) throw new Error(`redis-server on TLS port ${port} exited while starting`)
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = tlsConnect(options)
-      const timer = setTimeout(() => {
-        socket.destroy()
-        resolve(false)
-      }, 1000)
-      socket.on('secureConnect', () => socket.write('PING\r\n'))
-      socket.on('data', (d) => {
-        clearTimeout(timer)
-        socket.destroy()
-        resolve(d.toString().startsWith('+PONG'))
-      })
-      socket.on('error', () => {
-        clearTimeout(timer)
-        socket.destroy()
-        resolve(false)
-      })
-    })
-    if (ok) return
-    if (performance.now() >= end) throw new Error(`redis-server on TLS port ${port} not ready within ${deadlineMs} ms`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
+  return waitForPing(port, deadlineMs, exited, () => ({socket: tlsConnect(options), ready: 'secureConnect'}))
 }
 
 /**
