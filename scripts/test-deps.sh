@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure what the test tiers need is here: Debian's Celery (for the interop tier), tmux (for the
-# terminal tests), a Redis on
+# terminal tests), openssl (for the TLS tests), a Redis on
 # 127.0.0.1:6379 and a RabbitMQ on 127.0.0.1:5672. Installs and starts what is missing when run as
 # root; otherwise says what is missing and fails. A missing broker or Celery is never skipped.
 set -uo pipefail
@@ -20,6 +20,7 @@ apt_install() {
 /usr/bin/python3 -c 'import celery, redis, amqp' 2>/dev/null || fail "Celery is not importable by /usr/bin/python3"
 
 command -v tmux >/dev/null || apt_install tmux   # the terminal tests drive wfctl's prompts in tmux
+command -v openssl >/dev/null || apt_install openssl   # the TLS tests make their CA and certificates
 # Shared with scripts/demo.mjs: installs redis-server (apt, as root) and starts it on 127.0.0.1:6379.
 . "$(dirname "${BASH_SOURCE[0]}")/ensure-redis.sh"
 ensure_redis_installed
