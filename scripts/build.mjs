@@ -23,7 +23,7 @@
 // What start-up loads is what the command uses: oclifPlugin() makes oclif's own requires lazy and
 // patches the few places where oclif loads or computes what a command does not need (see there).
 import {build} from 'esbuild'
-import {spawnSync} from 'node:child_process'
+import {spawn, spawnSync} from 'node:child_process'
 import {existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {dirname, join, relative, sep} from 'node:path'
@@ -124,7 +124,9 @@ function load() {
       cachedData = readFileSync(cacheFile)
     } catch {}
   }
-  const script = new Script(readFileSync(file, 'utf8'), {filename: file, cachedData})
+  // latin1: the bundle is ASCII (asciiOnly()), so this is the same string, read in one call and copied
+  // rather than decoded ('utf8' reads 8 KiB at a time and validates every byte).
+  const script = new Script(readFileSync(file, 'latin1'), {filename: file, cachedData})
   if (!process.env.WFCTL_NO_CODE_CACHE && (cachedData === undefined || script.cachedDataRejected)) process.once('exit', () => save(script))
   const bundle = {exports: {}}
   const dynamicImport = (specifier, options) => (options === undefined ? import(specifier) : import(specifier, options))
@@ -283,6 +285,29 @@ const OCLIF_PATCHES = {
   // and topics again (util.sortBy, by code units), ids are unique, and topics come from
   // package.json ("control", "inspect") or from one command each.
   'lib/config/plugin.js': [['.sort((a, b) => a.id.localeCompare(b.id));', '.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));']],
+  // Command.run() loads its Config again from the one runCommand() hands it: a new Config of the
+  // same options and plugins, loaded anew (platform, shell, theme file, every command and topic
+  // indexed again), for the case where that Config comes from another copy of oclif. From this
+  // very oclif, loaded, it is the Config the reload would rebuild: used as it is.
+  'lib/config/config.js': [
+    [
+      '        if (isConfig(opts)) {\n            debug(`reloading config from ${opts._base} to ${BASE}`);',
+      '        if (isConfig(opts) && opts._base === BASE && opts.rootPlugin !== undefined && opts.plugins.size > 0)\n            return opts;\n        if (isConfig(opts)) {\n            debug(`reloading config from ${opts._base} to ${BASE}`);',
+    ],
+  ],
+  // oclif reads package.json, the manifest and the theme through fs/promises: loading that module
+  // and a FileHandle round trip through the thread pool for each, on every start. The same bytes,
+  // read at once (a failure still rejects readJson's promise, with the same error).
+  'lib/util/fs.js': [["const contents = await (0, promises_1.readFile)(path, 'utf8');", "const contents = (0, node_fs_1.readFileSync)(path).toString('utf8');"]],
+  // oclif's debug logging goes through the debug package, which reads $DEBUG once, when loaded
+  // (with tty, supports-color and a logger object per namespace). Unset or empty, it enables no
+  // namespace, ever: every logger is a no-op, and the package is not loaded at all.
+  'lib/logger.js': [
+    [
+      'function makeLogger(namespace = OCLIF_NS) {\n    const debug = (0, debug_1.default)(namespace);',
+      'let debugWanted;\nfunction makeLogger(namespace = OCLIF_NS) {\n    debugWanted ??= Boolean(process.env.DEBUG);\n    const debug = debugWanted ? (0, debug_1.default)(namespace) : () => {};',
+    ],
+  ],
 }
 
 /** esbuild plugin: oclif's modules patched (OCLIF_PATCHES) and their requires made lazy (lazyRequires). */
@@ -325,6 +350,153 @@ function oclifPlugin() {
   }
 }
 
+/**
+ * Node's builtins that src/ imports for what a start seldom does, loaded when first used instead of
+ * with the module that imports them: node:crypto (OpenSSL's bindings, ciphers, streams: a few
+ * milliseconds) serves only the checks of TLS files. Each becomes a CommonJS module with a getter
+ * for each name src/ imports from it, which loads the builtin when read; esbuild reads an imported
+ * name where it is used. Only `import {a, b} from '...'` statements: the build refuses a default or
+ * namespace import (it would read every getter at once) and leaves import() as it is.
+ */
+const LAZY_BUILTINS = ['node:crypto']
+
+function lazyBuiltins() {
+  const src = join(ROOT, 'src')
+  const walk = (d) => readdirSync(d).flatMap((n) => (statSync(join(d, n)).isDirectory() ? walk(join(d, n)) : n.endsWith('.ts') ? [join(d, n)] : []))
+  const imported = new Map(LAZY_BUILTINS.map((m) => [m, new Set()]))
+  for (const file of walk(src)) {
+    for (const m of readFileSync(file, 'utf8').matchAll(/^import\s+(?!type\s)([^'"]*?)\s+from\s+'([^']+)'/gm)) {
+      if (!imported.has(m[2])) continue
+      const names = /^\{([^}]*)\}$/.exec(m[1].trim())
+      if (!names) throw new Error(`build: ${relative(ROOT, file)}: import only named bindings from ${m[2]} (it is loaded lazily): ${m[0]}`)
+      for (const part of names[1].split(',').map((p) => p.trim())) if (part && !part.startsWith('type ')) imported.get(m[2]).add(part.split(/\s+as\s+/)[0])
+    }
+  }
+  return {
+    name: 'lazy-builtins',
+    setup(b) {
+      const filter = new RegExp(`^(${LAZY_BUILTINS.join('|')})$`)
+      b.onResolve({filter}, (args) => (args.kind === 'import-statement' && args.importer.startsWith(src + sep) ? {path: args.path, namespace: 'wfctl-lazy-builtin'} : undefined))
+      b.onLoad({filter: /.*/, namespace: 'wfctl-lazy-builtin'}, (args) => {
+        const names = [...imported.get(args.path)].sort()
+        const missing = names.filter((n) => !(n in require(args.path)))
+        if (missing.length > 0) throw new Error(`build: ${args.path} has no ${missing.join(', ')}`)
+        const getters = names.map((n) => `${JSON.stringify(n)}: {enumerable: true, get: () => load()[${JSON.stringify(n)}]}`).join(',\n')
+        return {contents: `let m\nconst load = () => (m ??= require(${JSON.stringify(args.path)}))\nmodule.exports = Object.defineProperties({}, {__esModule: {value: true},\n${getters}})\n`, loader: 'js'}
+      })
+    },
+  }
+}
+
+/**
+ * For the code cache's training run: a stand-in for Redis with one Celery worker behind it, in this
+ * process, on a port of its own. It answers the commands a ping sends (docs/wire-protocol.md: the
+ * connection's SELECT and CLIENT SETNAME, the reply route's SADD, BRPOP and RPOP, the PUBLISH, the
+ * cleanup's SREM and DEL, QUIT) and, to a ping, replies as a worker named in -d does; anything else
+ * is an error reply. Nothing is kept but the lists the replies wait in.
+ */
+async function trainingBroker() {
+  const {createServer} = await import('node:net')
+  const bulk = (s) => `$${Buffer.byteLength(s)}\r\n${s}\r\n`
+  const lists = new Map() // key -> entries (LPUSH order: newest first)
+  const blocked = [] // {socket, keys}
+  const serve = (key) => {
+    const i = blocked.findIndex((b) => b.keys.includes(key))
+    if (i < 0) return
+    const [{socket}] = blocked.splice(i, 1)
+    socket.write(`*2\r\n${bulk(key)}${bulk(lists.get(key).pop())}`)
+  }
+  const reply = (request, node) => {
+    const body = Buffer.from(JSON.stringify({[node]: {ok: 'pong'}})).toString('base64')
+    const {exchange, routing_key: routingKey} = request.reply_to
+    const envelope = {body, 'content-encoding': 'utf-8', 'content-type': 'application/json', headers: {ticket: request.ticket, clock: 1}, properties: {delivery_mode: 1, delivery_info: {exchange, routing_key: routingKey}, priority: 0, body_encoding: 'base64', delivery_tag: `training-${node}`}}
+    return {key: `${routingKey}.${exchange}`, entry: JSON.stringify(envelope)}
+  }
+  const answer = (socket, [name, ...args]) => {
+    switch (name.toUpperCase()) {
+      case 'SELECT':
+      case 'CLIENT':
+      case 'AUTH':
+        return socket.write('+OK\r\n')
+      case 'SADD':
+      case 'SREM':
+        return socket.write(':1\r\n')
+      case 'DEL':
+      case 'EXISTS':
+        return socket.write(':0\r\n')
+      case 'RPOP':
+        return socket.write('*-1\r\n')
+      case 'QUIT':
+        return socket.end('+OK\r\n')
+      case 'BRPOP': {
+        const keys = args.slice(0, -1)
+        blocked.push({socket, keys})
+        for (const key of keys) if (lists.get(key)?.length) return serve(key)
+        return
+      }
+      case 'PUBLISH': {
+        socket.write(':1\r\n')
+        const request = JSON.parse(Buffer.from(JSON.parse(args[1]).body, 'base64').toString('utf8'))
+        if (request.method !== 'ping' || !request.reply_to) return
+        for (const node of request.destination ?? []) {
+          const {key, entry} = reply(request, node)
+          lists.set(key, [entry, ...(lists.get(key) ?? [])])
+          serve(key)
+        }
+        return
+      }
+      default:
+        return socket.write(`-ERR the training broker does not know ${name}\r\n`)
+    }
+  }
+  const server = createServer((socket) => {
+    let buffer = Buffer.alloc(0)
+    socket.on('error', () => {})
+    socket.on('close', () => blocked.splice(0, blocked.length, ...blocked.filter((b) => b.socket !== socket)))
+    socket.on('data', (data) => {
+      buffer = Buffer.concat([buffer, data])
+      for (;;) {
+        // One command: *N, then N bulk strings.
+        const text = buffer.toString('latin1')
+        const head = /^\*(\d+)\r\n/.exec(text)
+        if (!head) return
+        let at = head[0].length
+        const args = []
+        for (let i = 0; i < Number(head[1]); i++) {
+          const len = /^\$(\d+)\r\n/.exec(text.slice(at))
+          if (!len || text.length < at + len[0].length + Number(len[1]) + 2) return
+          at += len[0].length
+          args.push(buffer.subarray(at, at + Number(len[1])).toString('utf8'))
+          at += Number(len[1]) + 2
+        }
+        buffer = buffer.subarray(at)
+        answer(socket, args)
+      }
+    })
+  })
+  await new Promise((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve))
+  return {port: server.address().port, close: () => new Promise((resolve) => server.close(resolve))}
+}
+
+/** The training run: `wfctl control ping -d build@localhost` against trainingBroker(), which must succeed. */
+async function trainingRun() {
+  const broker = await trainingBroker()
+  try {
+    const argv = [join(ROOT, 'bin', 'run.js'), 'control', 'ping', '-d', 'build@localhost', '-t', '10', '-b', `redis://127.0.0.1:${broker.port}/0`]
+    const child = spawn(process.execPath, argv, {cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: {...process.env, NO_COLOR: '1', WFCTL_AUDIT_LOG: 'off'}})
+    let output = ''
+    child.stdout.on('data', (d) => (output += d))
+    child.stderr.on('data', (d) => (output += d))
+    const code = await new Promise((resolve) => child.on('close', resolve))
+    if (code !== 0) {
+      process.stderr.write(`build: the code cache training run (wfctl control ping against the training broker) exited ${code}:\n${output}`)
+      process.exit(1)
+    }
+  } finally {
+    await broker.close()
+  }
+}
+
 async function main() {
   const check = !process.argv.includes('--no-check')
   const commands = checkCommandList()
@@ -348,7 +520,7 @@ async function main() {
       },
       outfile: join(DIST, 'wfctl.cjs'),
       format: 'cjs',
-      plugins: [oclifPlugin()],
+      plugins: [oclifPlugin(), lazyBuiltins()],
       // import() of what stays outside stays import() (ESM-only packages load as they do today), for
       // rewriteDynamicImports(); the bundle's own modules are inlined, each evaluated when first needed.
       supported: {'dynamic-import': true},
@@ -388,10 +560,11 @@ async function main() {
   }
 
   step('oclif.manifest.json', [process.execPath, join(ROOT, 'scripts', 'manifest.mjs')])
-  // The code cache: one representative start-up (parse flags, build a request, print it) with
-  // nothing on the network; whatever it did not compile is compiled on demand as usual.
+  // The code cache: one representative probe (parse flags, connect, open the reply route, publish,
+  // read the reply, clean up, print the table) against trainingBroker(); whatever it did not
+  // compile is compiled on demand as usual.
   rmSync(join(DIST, 'wfctl.cjs.cache'), {force: true})
-  step('code cache training run', [process.execPath, join(ROOT, 'bin', 'run.js'), 'inspect', 'ping', '-d', 'build@localhost', '--dry-run', '-b', 'redis://127.0.0.1:1/0'], {stdio: 'ignore', env: {...process.env, NO_COLOR: '1'}})
+  await trainingRun()
   if (!existsSync(join(DIST, 'wfctl.cjs.cache'))) {
     process.stderr.write('build: the training run wrote no code cache\n')
     process.exit(1)

@@ -12,7 +12,9 @@ const plugin = new Plugin({root, type: 'core', ignoreManifest: true, errorOnMani
 await plugin.load()
 // Commands in id order: the order oclif finds them in follows the file system's, which varies.
 const commands = Object.fromEntries(Object.entries(plugin.manifest.commands).sort(([a], [b]) => a.localeCompare(b)))
-const fresh = JSON.stringify({...plugin.manifest, commands}, null, 2) + '\n'
+// ASCII only (the few other characters as \u escapes, which JSON reads as the same strings): oclif
+// reads the manifest at every start, and an ASCII file is read and parsed without UTF-8 decoding.
+const fresh = JSON.stringify({...plugin.manifest, commands}, null, 2).replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) + '\n'
 
 if (process.argv.includes('--check')) {
   const current = await readFile(file, 'utf8').catch(() => '')

@@ -587,11 +587,14 @@ export abstract class FleetCommand extends Command {
     if (this.audit) this.audit.nodes = auditNodes(result)
   }
 
-  /** An action of the explorer, written at once (a session runs many): its outcome, or why it failed; `reason` as typed for it. */
-  protected auditAction(start: AuditStart, outcome: {result: FleetResult | ShutdownResult} | {result: DrainResult; exitCode: number} | {error: Error}, reason?: string): void {
+  /**
+   * An action of an interactive session, written at once (a session runs many): its outcome, or why
+   * it failed; `reason` as typed for it; `via` the screen it came from (the explorer's menu, or top).
+   */
+  protected auditAction(start: AuditStart, outcome: {result: FleetResult | ShutdownResult} | {result: DrainResult; exitCode: number} | {error: Error}, reason?: string, via: Exclude<AuditRecord['via'], 'command'> = 'explorer'): void {
     // A drain (from top) brings its own exit code: the one `control drain` would have had.
-    if ('result' in outcome) this.writeAudit(start, auditNodes(outcome.result), 'exitCode' in outcome ? outcome.exitCode : exitCodeOf(outcome.result), undefined, 'explorer', reason)
-    else this.writeAudit(start, undefined, errorReport(outcome.error).code, errorReport(outcome.error).message, 'explorer', reason)
+    if ('result' in outcome) this.writeAudit(start, auditNodes(outcome.result), 'exitCode' in outcome ? outcome.exitCode : exitCodeOf(outcome.result), undefined, via, reason)
+    else this.writeAudit(start, undefined, errorReport(outcome.error).code, errorReport(outcome.error).message, via, reason)
   }
 
   /** One line in the audit log, every string masked; a log that cannot be written is one warning, never a failure. */

@@ -1,4 +1,4 @@
-import {randomUUID} from 'node:crypto'
+import {randomUuid as randomUUID} from '../uuid.js'
 import type {ChannelModel, ConfirmChannel} from 'amqplib'
 
 import type {ReceivedMessage, WireMessage} from '../wire/message.js'

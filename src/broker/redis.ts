@@ -1,4 +1,4 @@
-import {randomUUID} from 'node:crypto'
+import {randomUuid as randomUUID} from '../uuid.js'
 
 import {assertSafeEnvelope, decodeEnvelope, encodeEnvelope, oversizedEnvelope} from '../wire/envelope.js'
 import {MAX_REPLY_BYTES, type ReceivedMessage, type WireMessage} from '../wire/message.js'
@@ -211,7 +211,9 @@ export class RedisTransport implements Transport {
           return
         }
         if (!Array.isArray(first) || first.length < 2) continue
-        const raw: Reply[] = [first[1]]
+        // Handed over at once: a reply that completes the call need not wait for the drain's round trip.
+        onMessages([received(first[1], performance.now())])
+        const raw: Reply[] = []
         while (canDrain && !closed) {
           let more: Reply
           try {
@@ -226,7 +228,7 @@ export class RedisTransport implements Transport {
           if (more.length < DRAIN_BATCH) break
         }
         const now = performance.now()
-        onMessages(raw.map((entry) => received(entry, now)))
+        if (raw.length > 0) onMessages(raw.map((entry) => received(entry, now)))
       }
     }
     void receive()

@@ -43,6 +43,37 @@ export interface ExplorerOps {
   columns?: () => number
   /** Asks one question (inquirer by default; tests script the answers). Rejects with inquirer's errors. */
   prompt?: (question: Record<string, unknown>, signal: AbortSignal) => Promise<unknown>
+  /**
+   * Before a question that picks from what was shown, ask the selected nodes when nothing of the
+   * kind is known of them yet (their tasks, queues or registered names): for the menu opened from
+   * another screen (top), where no view came first. Off: the question is typed, as before any view.
+   */
+  fetchToPick?: boolean
+}
+
+/** What another screen showed of a node (top's detail pane): one reply to one method. */
+export interface ShownReply {
+  method: string
+  node: string
+  payload: unknown
+}
+
+/** The menu opened from another screen: for the nodes chosen there, among those it lists. */
+export interface MenuRequest {
+  /** The nodes the menu acts on (top's selection, or the worker under its cursor). */
+  nodes: string[]
+  /** Every node that screen lists: what "all" means in a confirmation. */
+  all: string[]
+  /** What it showed of them, offered to pick from. */
+  shown?: ShownReply[]
+  /** The queue names it listed (offered to add a consumer for). */
+  queues?: string[]
+}
+
+/** What the menu did, for the screen it returns to. */
+export interface MenuOutcome {
+  /** Nodes a shutdown from the menu stopped (or began to stop). */
+  stopped: string[]
 }
 
 /** One inquirer question on the screen, abortable. */
@@ -69,28 +100,65 @@ export class Explorer {
   async run(): Promise<void> {
     await this.refresh()
     for (;;) {
-      const count = `${this.nodes.length} node${this.nodes.length === 1 ? '' : 's'}${this.ops.scope ? ` ${this.ops.scope}` : ''}`
-      const choice = await this.ask<string>({
-        type: 'select',
-        message: `${this.ops.broker} · ${count} · selected: ${this.selected.length > 0 ? nodesText(this.selected, this.nodes) : 'none'}`,
-        pageSize: 10,
-        choices: [
-          ...VIEWS.map((v) => ({name: `View: ${v.label}`, value: `view:${v.name}`})),
-          ...ACTIONS.map((a) => ({name: `Action: ${a.label}`, value: `action:${a.name}`})),
-          {name: 'Pick nodes', value: 'pick'},
-          {name: 'Refresh the fleet', value: 'refresh'},
-          {name: 'Quit', value: 'quit'},
-        ],
-        ...(this.last === undefined ? {} : {default: this.last}),
-      })
+      const choice = await this.menu([
+        {name: 'Pick nodes', value: 'pick'},
+        {name: 'Refresh the fleet', value: 'refresh'},
+        {name: 'Quit', value: 'quit'},
+      ])
       if (choice === BACK || choice === 'quit') return
       this.last = choice
       if (choice === 'pick') await this.pick()
       else if (choice === 'refresh') await this.refresh()
       else if (this.selected.length === 0) this.ops.note('no node selected: pick nodes first (or refresh the fleet)')
       else if (choice.startsWith('view:')) await this.view(VIEWS.find((v) => `view:${v.name}` === choice)!)
-      else await this.act(ACTIONS.find((a) => `action:${a.name}` === choice)!)
+      else if (await this.act(ACTIONS.find((a) => `action:${a.name}` === choice)!)) await this.refresh()
     }
+  }
+
+  /**
+   * The same menu for nodes chosen on another screen (top): its views and actions, with their
+   * questions, confirmations and picking, until Escape or "Back" (resolves) or an interrupt
+   * (rejects with InterruptedError). The nodes are that screen's to choose: no picking, no
+   * discovery. What the explorer learnt, and the entry last chosen, stay for the next time.
+   */
+  async menuFor(request: MenuRequest): Promise<MenuOutcome> {
+    this.nodes = [...request.all].sort(naturalCompare)
+    this.selected = [...request.nodes].sort(naturalCompare)
+    this.discovered = true
+    for (const r of request.shown ?? []) this.seen.learnReply(r.method, r.node, r.payload)
+    if (request.queues) this.seen.listed(request.queues)
+    const stopped: string[] = []
+    for (;;) {
+      const choice = await this.menu([{name: 'Back to the live view', value: 'back'}])
+      if (choice === BACK || choice === 'back') return {stopped}
+      this.last = choice
+      if (this.selected.length === 0) this.ops.note('no node selected: go back to the live view (Escape) and select some')
+      else if (choice.startsWith('view:')) await this.view(VIEWS.find((v) => `view:${v.name}` === choice)!)
+      else {
+        const gone = await this.act(ACTIONS.find((a) => `action:${a.name}` === choice)!)
+        if (gone) {
+          // As a refresh would: the next action is not sent to the nodes just shut down.
+          stopped.push(...gone)
+          this.selected = this.selected.filter((n) => !gone.includes(n))
+        }
+      }
+    }
+  }
+
+  /** The menu's question: its status line (broker, nodes, selection), the views and actions, then `more`. */
+  private menu(more: {name: string; value: string}[]): Promise<string | Back> {
+    const count = `${this.nodes.length} node${this.nodes.length === 1 ? '' : 's'}${this.ops.scope ? ` ${this.ops.scope}` : ''}`
+    return this.ask<string>({
+      type: 'select',
+      message: `${this.ops.broker} · ${count} · selected: ${this.selected.length > 0 ? nodesText(this.selected, this.nodes) : 'none'}`,
+      pageSize: 10,
+      choices: [
+        ...VIEWS.map((v) => ({name: `View: ${v.label}`, value: `view:${v.name}`})),
+        ...ACTIONS.map((a) => ({name: `Action: ${a.label}`, value: `action:${a.name}`})),
+        ...more,
+      ],
+      ...(this.last === undefined ? {} : {default: this.last}),
+    })
   }
 
   /**
@@ -145,38 +213,55 @@ export class Explorer {
     this.ops.show(this.ops.render.view(result))
   }
 
-  private async act(action: Action): Promise<void> {
+  /** Runs an action: its questions, its confirmation, then the request. Resolves with the nodes a shutdown addressed, if it ran. */
+  private async act(action: Action): Promise<string[] | undefined> {
     const answers: Record<string, string> = {}
     for (const q of action.questions) {
       const answer = await this.answer(q)
-      if (answer === BACK) return
+      if (answer === BACK) return undefined
       answers[q.name] = answer
     }
     const problem = crossCheck(action, answers)
-    if (problem) return this.ops.note(`not sent: ${problem}`)
+    if (problem) return void this.ops.note(`not sent: ${problem}`)
     const args = action.args(answers)
     if (action.read) {
       const result = await this.ops.call(action.method, args, this.selected)
       this.ops.show(this.ops.render.view(result, args.ids as string[]))
-      return
+      return undefined
     }
     // The same rules as the commands (docs/architecture.md#destructive-requests-and-dry-runs), naming the nodes once.
     if (isDestructive(action.method, args, {destination: this.selected})) {
       const target = targetText(this.selected, this.nodes, this.ops.scope)
       const what = action.confirm ? action.confirm(args, target) : `${action.label} on ${target}`
       const ok = await this.ask<boolean>({type: 'confirm', message: `${what} via ${this.ops.broker}?`, default: false})
-      if (ok !== true) return this.ops.note('not confirmed: nothing was sent')
+      if (ok !== true) return void this.ops.note('not confirmed: nothing was sent')
     }
     if (action.name === 'shutdown') {
       const reason = String(args.reason)
-      const result = await this.ops.shutdown(this.selected, reason === '' ? undefined : reason)
+      const nodes = [...this.selected]
+      const result = await this.ops.shutdown(nodes, reason === '' ? undefined : reason)
       this.ops.show(this.ops.render.shutdown(result))
-      await this.refresh()
-      return
+      return nodes
     }
     const result = await this.ops.call(action.method, args, this.selected)
     if (action.method === 'add_consumer' || action.method === 'cancel_consumer') this.seen.consumed(result, String(args.queue), action.method === 'add_consumer')
     this.ops.show(this.ops.render.replies(result))
+    return undefined
+  }
+
+  /**
+   * With fetchToPick: when nothing of what a question picks from is known of the selected nodes,
+   * ask them first (the views' own requests, learnt as a view's answer is, not shown).
+   */
+  private async fetchFor(pick: Question['pick']): Promise<void> {
+    if (!this.ops.fetchToPick || pick === undefined) return
+    const known = pick === 'task-ids' ? this.seen.taskList(this.selected).length : this.seen.values(pick, this.selected).length
+    if (known > 0) return
+    const methods = pick === 'task-ids' ? ['active', 'reserved', 'scheduled'] : pick === 'task-names' ? ['registered'] : ['active_queues']
+    for (const method of methods) {
+      const view = VIEWS.find((v) => v.method === method)!
+      this.seen.learn(await this.ops.call(method, view.args ?? {}, this.selected))
+    }
   }
 
   /** One answer: typed, or picked from what the views showed (typing still possible). */
@@ -187,6 +272,7 @@ export class Explorer {
       const yes = await this.ask<boolean>({type: 'confirm', message: q.message, default: q.default === 'yes'})
       return yes === BACK ? BACK : yes ? 'yes' : 'no'
     }
+    await this.fetchFor(q.pick)
     if (q.pick === 'task-ids') {
       const tasks = this.seen.taskList(this.selected).filter((t) => validate(t.id) === true)
       if (tasks.length > 0) {

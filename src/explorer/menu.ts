@@ -316,27 +316,40 @@ export class Seen {
   private readonly tasks = new Map<string, Map<TaskState, SeenTask[]>>()
   private readonly queueNames = new Map<string, string[]>()
   private readonly registered = new Map<string, string[]>()
+  /** Queues another screen listed without saying who consumes them (top's queue depths). */
+  private readonly listedQueues = new Set<string>()
 
   /** Learns from one reply set. */
   learn(result: FleetResult): void {
-    const state = ({active: 'active', reserved: 'reserved', scheduled: 'scheduled'} as const)[result.method as TaskState] as TaskState | undefined
     for (const [node, payload] of Object.entries(result.replies)) {
-      if (Object.hasOwn(result.errors, node) || !Array.isArray(payload)) continue
-      if (state) {
-        const list: SeenTask[] = []
-        for (const item of payload) {
-          const task = state === 'scheduled' ? obj(obj(item)?.request) : obj(item)
-          if (task && typeof task.id === 'string') list.push({id: task.id, name: typeof task.name === 'string' ? task.name : null, node, state})
-        }
-        if (!this.tasks.has(node)) this.tasks.set(node, new Map())
-        this.tasks.get(node)!.set(state, list)
-      } else if (result.method === 'active_queues') {
-        this.queueNames.set(node, payload.map((q) => obj(q)?.name).filter((n): n is string => typeof n === 'string'))
-      } else if (result.method === 'registered') {
-        // `name` or `name [attr=value ...]`.
-        this.registered.set(node, payload.filter((t): t is string => typeof t === 'string').map((t) => t.split(' ')[0]))
-      }
+      if (!Object.hasOwn(result.errors, node)) this.learnReply(result.method, node, payload)
     }
+  }
+
+  /** Learns from one node's reply to `method` (a view's, or one another screen showed: top's detail pane). */
+  learnReply(method: string, node: string, payload: unknown): void {
+    if (!Array.isArray(payload)) return
+    const state = ({active: 'active', reserved: 'reserved', scheduled: 'scheduled'} as const)[method as TaskState] as TaskState | undefined
+    if (state) {
+      const list: SeenTask[] = []
+      for (const item of payload) {
+        const task = state === 'scheduled' ? obj(obj(item)?.request) : obj(item)
+        if (task && typeof task.id === 'string') list.push({id: task.id, name: typeof task.name === 'string' ? task.name : null, node, state})
+      }
+      if (!this.tasks.has(node)) this.tasks.set(node, new Map())
+      this.tasks.get(node)!.set(state, list)
+    } else if (method === 'active_queues') {
+      this.queueNames.set(node, payload.map((q) => obj(q)?.name).filter((n): n is string => typeof n === 'string'))
+    } else if (method === 'registered') {
+      // `name` or `name [attr=value ...]`.
+      this.registered.set(node, payload.filter((t): t is string => typeof t === 'string').map((t) => t.split(' ')[0]))
+    }
+  }
+
+  /** Queue names listed elsewhere (top's queues), offered to add a consumer for; replaces the last list. */
+  listed(queues: Iterable<string>): void {
+    this.listedQueues.clear()
+    for (const q of queues) this.listedQueues.add(q)
   }
 
   /** After add_consumer / cancel_consumer: the nodes that said yes now consume (or no longer) from the queue. */
@@ -374,6 +387,7 @@ export class Seen {
         for (const q of this.queueNames.get(node) ?? []) add(q, node)
       }
     }
+    if (pick === 'any-queue') for (const q of this.listedQueues) if (!on.has(q)) on.set(q, [])
     return [...on.entries()].sort(([a], [b]) => naturalCompare(a, b)).map(([value, list]) => ({value, nodes: list.sort(naturalCompare)}))
   }
 }
@@ -405,7 +419,7 @@ export function valueChoices(seen: {value: string; nodes: string[]}[], typed: st
   const verdict = validateWith(question)
   const matches: Choice[] = seen
     .filter((s) => s.value.toLowerCase().includes(low) && verdict(s.value) === true)
-    .map((s) => ({name: safe(s.value), value: s.value, description: fit(`on ${s.nodes.length > 3 ? `${s.nodes.length} nodes` : nodeList(s.nodes)}`, columns)}))
+    .map((s) => ({name: safe(s.value), value: s.value, description: s.nodes.length === 0 ? 'listed with the queue depths' : fit(`on ${s.nodes.length > 3 ? `${s.nodes.length} nodes` : nodeList(s.nodes)}`, columns)}))
   if (term === '' || seen.some((s) => s.value === term)) return matches
   const ok = verdict(term)
   const own: Choice = {name: `${safe(term)} (as typed)`, value: term, short: safe(term), ...(ok === true ? {} : {disabled: `(${safe(ok)})`})}

@@ -29,6 +29,7 @@ export class Screen {
   private drawn: string[] = []
   private size = ''
   private active = false
+  private watching = false
   private readonly onKeypress = (text: string | undefined, key: Key | undefined) => {
     try {
       this.handlers.key(key ?? {sequence: text}, text)
@@ -56,13 +57,22 @@ export class Screen {
     return this.io.output.rows || 24
   }
 
-  /** Takes the terminal: alternate screen, no cursor, no line wrap, raw keys. */
+  /**
+   * Takes the terminal: alternate screen, no cursor, no line wrap, raw keys. Again after stop()
+   * (another screen had the terminal meanwhile): the next frame is drawn whole.
+   */
   start(): void {
     if (this.active) return
     this.active = true
+    this.drawn = []
+    this.size = ''
     const {input, output} = this.io
-    output.on('error', this.onError)
-    input.on('error', this.onError)
+    if (!this.watching) {
+      // Once: the screen may be taken and given back many times.
+      this.watching = true
+      output.on('error', this.onError)
+      input.on('error', this.onError)
+    }
     emitKeypressEvents(input)
     if (input.isTTY) input.setRawMode(true)
     input.on('keypress', this.onKeypress)
@@ -90,7 +100,7 @@ export class Screen {
     if (out !== '') this.write(out)
   }
 
-  /** Gives the terminal back as it was. Safe to call twice, and when the terminal is gone. */
+  /** Gives the terminal back as it was (the main screen, the cursor, cooked keys). Safe to call twice, and when the terminal is gone. */
   stop(): void {
     if (!this.active) return
     this.active = false

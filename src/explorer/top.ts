@@ -7,6 +7,7 @@ import {own, type FleetResult} from '../fleet/outcome.js'
 import {parseDestinations} from '../fleet/roster.js'
 import type {ShutdownResult} from '../fleet/shutdown.js'
 import {renderTop, type Detail, type Footer, type QueueLine, type Section} from '../render/top.js'
+import type {MenuOutcome, MenuRequest, ShownReply} from './explorer.js'
 import {Screen, type Key, type TerminalIO} from './screen.js'
 
 /*
@@ -28,8 +29,8 @@ export interface TopOps {
   shutdown(nodes: string[]): Promise<ShutdownResult>
   /** The same drain as `wfctl control drain -d NODES`; `signal` ends its wait early (when the view is left). */
   drain(nodes: string[], onProgress: (progress: DrainProgress) => void, signal: AbortSignal): Promise<DrainResult>
-  /** Who is there besides those that beat: the one ping at start. */
-  discover?(): Promise<void>
+  /** Who is there besides those that beat: the one ping at start. What it resolves with is said on the bottom line. */
+  discover?(): Promise<string | void>
   /** The queue depths now; `again` after an action that may have changed who consumes what. */
   queues(again?: boolean): Promise<QueueLine[]>
   /** Whatever else is read again with the queues (the bound mailboxes, on Redis). */
@@ -49,6 +50,13 @@ export interface TopOps {
   queueRefreshMs?: number
   /** The live model's clock (performance.now by default). */
   now?: () => number
+  /** What the view is scoped to (`wfctl inspect -d` / `--pattern`), in words, for the title line. */
+  scope?: string
+  /**
+   * The explorer's menu (`m`) for these nodes: views and every action, asked on the main screen.
+   * The view gives the terminal up meanwhile and takes it back when it resolves.
+   */
+  menu?(request: MenuRequest): Promise<MenuOutcome>
 }
 
 export interface TopOutcome {
@@ -110,6 +118,8 @@ export class TopView {
   private timers: NodeJS.Timeout[] = []
   private leaving = false
   private ended = false
+  /** The menu has the terminal: no frames, no queue reads (events still reach the live model). */
+  private suspended = false
   /** Ends the waits of actions under way (a drain) when the view is left. */
   private readonly local = new AbortController()
   private readonly drains: DrainResult[] = []
@@ -142,7 +152,11 @@ export class TopView {
         this.screen.start()
         this.draw()
         this.timers.push(setInterval(() => this.requestDraw(), TICK_MS))
-        if (this.ops.discover) this.track(this.ops.discover())
+        if (this.ops.discover) {
+          this.track(this.ops.discover().then((note) => {
+            if (note) this.say(note)
+          }))
+        }
         this.refreshQueues()
         this.timers.push(setInterval(() => this.refreshQueues(), this.ops.queueRefreshMs ?? QUEUE_REFRESH_MS))
       } catch (error) {
@@ -218,7 +232,7 @@ export class TopView {
   // ─── frames ─────────────────────────────────────────────────────────────────────────────────
 
   private requestDraw(gap = FRAME_MS): void {
-    if (this.ended) return
+    if (this.ended || this.suspended) return
     const wait = Math.max(0, this.lastDraw + gap - this.now())
     if (this.drawTimer) {
       // A key wants its frame sooner than the one already planned for an event.
@@ -232,7 +246,7 @@ export class TopView {
   }
 
   private draw(): void {
-    if (this.ended) return
+    if (this.ended || this.suspended) return
     clearTimeout(this.drawTimer)
     this.drawTimer = undefined
     const now = this.now()
@@ -249,6 +263,7 @@ export class TopView {
     if (this.message && now - this.message.at > MESSAGE_MS) this.message = undefined
     const frame = renderTop({
       broker: this.ops.broker,
+      scope: this.ops.scope,
       rows,
       total: snap.rows.length,
       counts: snap.counts,
@@ -286,7 +301,7 @@ export class TopView {
   // ─── the queues ─────────────────────────────────────────────────────────────────────────────
 
   private refreshQueues(again = false): void {
-    if (this.readingQueues || this.leaving || this.ended) return
+    if (this.readingQueues || this.leaving || this.ended || this.suspended) return
     this.readingQueues = true
     this.track((async () => {
       try {
@@ -520,7 +535,7 @@ export class TopView {
   }
 
   private action(ch: string): void {
-    const kinds = new Set(['+', '-', 'a', 'c', 'D', 'X'])
+    const kinds = new Set(['+', '-', 'a', 'c', 'D', 'X', ...(this.ops.menu ? ['m'] : [])])
     if (!kinds.has(ch)) return
     const nodes = this.targets()
     if (nodes.length === 0) return this.say('no worker under the cursor', true)
@@ -544,7 +559,58 @@ export class TopView {
         return this.confirm(`Drain ${who} (cancel every queue they consume and wait until idle) on ${broker}?`, () => this.runDrain(nodes))
       case 'X':
         return this.confirm(`Shut down ${who} on ${broker}?`, () => this.runShutdown(nodes))
+      case 'm':
+        return this.openMenu(nodes)
     }
+  }
+
+  // ─── the explorer's menu ────────────────────────────────────────────────────────────────────
+
+  /**
+   * `m`: the terminal goes to the explorer's menu for these nodes (the main screen, line by line),
+   * and comes back to the view when the operator goes back: the cursor, the selection, the filter,
+   * the sort and the detail pane as they were. Events keep reaching the live model meanwhile;
+   * frames and queue reads wait, and are done at once on return.
+   */
+  private openMenu(nodes: string[]): void {
+    const menu = this.ops.menu!
+    const all = this.ops.live.snapshot(this.now()).rows.map((r) => r.node)
+    // What the detail pane showed of its worker is offered to pick from (task ids, queues).
+    const shown: ShownReply[] = []
+    const d = this.detail
+    if (d && nodes.includes(d.node)) {
+      if (d.active.status === 'ok') shown.push({method: 'active', node: d.node, payload: d.active.payload})
+      if (d.queues.status === 'ok') shown.push({method: 'active_queues', node: d.node, payload: d.queues.payload})
+    }
+    this.message = undefined
+    this.suspended = true
+    clearTimeout(this.drawTimer)
+    this.drawTimer = undefined
+    this.screen.stop()
+    this.track((async () => {
+      try {
+        const {stopped} = await menu({nodes, all, shown, queues: this.queues.map((q) => q.name)})
+        for (const n of stopped) this.selected.delete(n)
+        if (stopped.length > 0) this.say(`shut down from the menu: ${whom({destination: stopped})}`)
+      } catch (error) {
+        // Ctrl-C in the menu leaves as it does here (exit 130); a signal has ended the view already.
+        if (error instanceof InterruptedError) return this.ops.interrupt()
+        this.say(`the menu failed: ${errorText(error)}`, true)
+      } finally {
+        this.resume()
+      }
+    })())
+  }
+
+  /** The terminal back from the menu: a whole frame, and what the menu may have changed read again. */
+  private resume(): void {
+    this.suspended = false
+    if (this.ended) return
+    this.screen.start()
+    this.draw()
+    if (this.leaving) return
+    this.refreshQueues(true)
+    if (this.detail) this.fetchDetail(this.detail, ['active', 'queues', 'stats'])
   }
 
   private prompt(label: string, initial: string, complete: () => string[], submit: (value: string) => void): void {

@@ -52,8 +52,12 @@ export interface AuditRecord {
   command: string[]
   /** The broker, masked. */
   broker: string
-  /** `command` for a command line, `explorer` for an action run from `wfctl inspect`. */
-  via: 'command' | 'explorer'
+  /**
+   * `command` for a command line; `top` for an action run from the live view (`wfctl top`, or
+   * `wfctl inspect` on a terminal: its keys and its menu alike); `explorer` for one run from the
+   * menu explorer (`wfctl inspect --menu`).
+   */
+  via: 'command' | 'explorer' | 'top'
   target: {destination: string[]; pattern: string | null; matcher: string | null}
   method: string
   args: Record<string, unknown>

@@ -1,4 +1,6 @@
 import type {CeleryEvent} from '../protocol/event-stream.js'
+import {matchesNode} from '../protocol/pattern.js'
+import type {Target} from '../protocol/request.js'
 
 /*
  * The fleet as its events show it, for `wfctl top`: one entry per worker, updated in place by each
@@ -159,6 +161,31 @@ export interface LiveOptions {
    * heartbeat had time to come.
    */
   graceMs: number
+  /** Only the nodes it keeps are shown (`wfctl inspect -d` / `--pattern`); events of the others are dropped, uncounted. */
+  scope?: (node: string) => boolean
+}
+
+/**
+ * The nodes a target reaches, as a test of one name: the `-d` names, or `--pattern` as a worker
+ * matches it (kombu's rule). Undefined for a broadcast: every node.
+ */
+export function scopeOf(target: Target): ((node: string) => boolean) | undefined {
+  const names = target.destination ?? []
+  if (names.length > 0) {
+    const named = new Set(names)
+    return (node) => named.has(node)
+  }
+  const pattern = target.pattern
+  if (pattern === undefined) return undefined
+  const matcher = target.matcher ?? 'glob'
+  return (node) => {
+    try {
+      return matchesNode(pattern, matcher, node)
+    } catch {
+      // A name the pattern cannot be applied to is not one it reaches.
+      return false
+    }
+  }
 }
 
 /** The fleet's live state. Feed it events, the ping's answers and the bound mailboxes; read rows. */
@@ -168,6 +195,8 @@ export class LiveFleet {
   private ordered: Entry[] = []
   private orderDirty = false
   private ignored = 0
+  /** Names outside the scope already seen: dropped without asking the scope again (bounded as the entries are). */
+  private readonly outside = new Set<string>()
   /** Bumped by every change: a view redraws only when it moved. */
   version = 0
 
@@ -182,6 +211,11 @@ export class LiveFleet {
     let e = this.entries.get(node)
     if (e) return e
     if (this.entries.size >= MAX_WORKERS) return undefined
+    const scope = this.options.scope
+    if (scope && (this.outside.has(node) || !scope(node))) {
+      if (this.outside.size < MAX_WORKERS) this.outside.add(node)
+      return undefined
+    }
     e = {
       node, lower: node.toLowerCase(), wentOffline: false, heard: false,
       freq: null, active: null, processed: null, loadavg: null, swVer: null,
@@ -199,7 +233,10 @@ export class LiveFleet {
     const type = event.type
     if (type !== 'worker-heartbeat' && type !== 'worker-online' && type !== 'worker-offline') return void this.ignored++
     const e = this.entry(event.hostname)
-    if (!e) return void this.ignored++
+    if (!e) {
+      if (!this.outside.has(event.hostname as string)) this.ignored++
+      return
+    }
     const atMs = event.receivedAt
     const f = event.fields
     this.version++

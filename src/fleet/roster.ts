@@ -13,7 +13,12 @@ export type Roster = {count: number} | {names: string[]}
  * `_ . - @ : + = ~ %`. Never whitespace, commas or control characters, which no worker's name
  * holds and which would reach the worker's log.
  */
-const NODE_NAME = /^[\p{L}\p{N}_.@:+=~%-]{1,255}$/u
+const NODE_NAME = {
+  /** ASCII first: it decides every usual name, and the Unicode class costs a compile of its own. */
+  test: (name: string): boolean => ASCII_NODE_NAME.test(name) || (unicodeNodeName ??= /^[\p{L}\p{N}_.@:+=~%-]{1,255}$/u).test(name),
+}
+const ASCII_NODE_NAME = /^[A-Za-z0-9_.@:+=~%-]{1,255}$/
+let unicodeNodeName: RegExp | undefined
 /** A roster file is a list of names: a few hundred kilobytes at most. */
 const MAX_ROSTER_BYTES = 1024 * 1024
 

@@ -40,13 +40,15 @@ function hex(ch: string): string {
   return `U+${(ch.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`
 }
 
-const UNPRINTABLE = /^[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]$/u
+// Made when first needed: a Unicode class costs every start a compile of its own.
+let unprintable: RegExp | undefined
+const UNPRINTABLE = () => (unprintable ??= /^[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]$/u)
 const LONE_SURROGATE = /^[\uD800-\uDFFF]$/
 
 /** A literal character must be a whole, visible character: no control or format characters. */
 function checkCharacter(ch: string): void {
   if (LONE_SURROGATE.test(ch)) refuse(`the lone surrogate ${hex(ch)} is not a character`)
-  if (UNPRINTABLE.test(ch)) refuse(`the control character ${hex(ch)} is not supported`)
+  if (UNPRINTABLE().test(ch)) refuse(`the control character ${hex(ch)} is not supported`)
 }
 
 function kindOf(ch: string): 'digit' | 'lower' | 'upper' | undefined {

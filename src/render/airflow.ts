@@ -241,3 +241,22 @@ export function taskLabel(t: AirflowTask): string {
 export function airflowText(t: AirflowTask): string {
   return `dag=${t.dag} task=${taskLabel(t)} run=${t.run}${t.tryNumber === undefined ? '' : ` try=${t.tryNumber}`}`
 }
+
+/**
+ * `"token": "` as JSON has it, also escaped (a JSON string shown as JSON), then its value. A few
+ * backslashes at most: a run of them is read once, never again from each of its characters.
+ */
+const JSON_TOKEN = /(\\{0,3}"token\\{0,3}"\s*:\s*\\{0,3}")(?:[^"\\]|\\[^"])*/g
+/** `'token': '` as a Python repr of a dict has it (or `'token': "` for a value with a quote in it), then its value. */
+const REPR_TOKEN = /('token'\s*:\s*)(['"])(?:(?!\2)[^\\]|\\.)*/g
+
+/**
+ * The text with the value of every `"token"` field masked (`"token": "****"`): Airflow 3's workload
+ * carries a JWT that grants the task API, and a table shows what it could not read as a task
+ * instance (a callback, an unknown shape, a repr cut short) as it came. A value cut short is masked
+ * to where it stops. For text only: `--json` shows every payload as it is.
+ */
+export function maskTokens(text: string): string {
+  if (typeof text !== 'string' || !text.includes('token')) return text
+  return text.replace(JSON_TOKEN, '$1****').replace(REPR_TOKEN, '$1$2****')
+}

@@ -1,5 +1,6 @@
 import type {DrainNode, DrainProgress, DrainResult} from '../fleet/drain.js'
 import {own} from '../fleet/outcome.js'
+import {naturalCompare} from '../fleet/live.js'
 import {plural} from '../words.js'
 import {safe} from './safe.js'
 import {sorted, type Cell} from './table.js'
@@ -14,7 +15,7 @@ const count = (n: number | null) => (n === null ? '?' : String(n))
 export function progressTable(progress: DrainProgress, view: View): string {
   const c = style(view)
   const t = table(['NODE', 'ACTIVE', 'RESERVED', 'SCHEDULED', 'STATE'], view, {shrink: [0], min: {0: 12}, cut: {0: 'middle'}})
-  for (const n of [...progress.nodes].sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0))) {
+  for (const n of [...progress.nodes].sort((a, b) => naturalCompare(a.node, b.node))) {
     const state: Cell = n.drained ? {text: 'drained', paint: c.green} : n.answered ? {text: 'draining', paint: c.yellow} : {text: 'no answer', paint: c.red}
     t.push([n.node, count(n.active), count(n.reserved), count(n.scheduled), state])
   }

@@ -2,7 +2,7 @@ import {errorOf} from '../protocol/collector.js'
 import {own, type FleetResult} from '../fleet/outcome.js'
 import {clip, collate, displayWidth, renderTable, sorted, type Cell, type Layout} from './table.js'
 import {answeredUnread, repliesTable, safe, style, type View} from './text.js'
-import {airflowTask, airflowText, taskLabel, type AirflowTask} from './airflow.js'
+import {airflowTask, airflowText, maskTokens, taskLabel, type AirflowTask} from './airflow.js'
 import {isPlain} from './safe.js'
 import {plural} from '../words.js'
 
@@ -54,15 +54,19 @@ function str(v: unknown): string {
   return typeof v === 'string' ? v : JSON.stringify(v)
 }
 
-/** A task's arguments as an operator reads them: `6, "x", key=1` (repr strings as sent with --safe). */
+/**
+ * A task's arguments as an operator reads them: `6, "x", key=1` (repr strings as sent with --safe),
+ * every `"token"` field's value masked.
+ */
 export function argsText(args: unknown, kwargs: unknown): string {
   const parts: string[] = []
   if (Array.isArray(args)) parts.push(...args.map((a) => JSON.stringify(a)))
   else if (typeof args === 'string') parts.push(args)
   else if (args !== undefined && args !== null) parts.push(JSON.stringify(args))
-  if (isObj(kwargs)) parts.push(...Object.entries(kwargs).map(([k, v]) => `${k}=${JSON.stringify(v)}`))
+  if (isObj(kwargs)) parts.push(...Object.entries(kwargs).map(([k, v]) => `${k}=${k === 'token' ? '"****"' : JSON.stringify(v)}`))
   else if (typeof kwargs === 'string' && kwargs !== '{}') parts.push(kwargs)
-  return parts.join(', ')
+  // Airflow 3's workload token (a credential) never shows, nor a token= keyword argument.
+  return maskTokens(parts.join(', '))
 }
 
 /** A duration as `45s`, `3m 20s`, `2h 5m`, `3d 4h`. */
@@ -147,20 +151,76 @@ function nodesFit(layout: Layout, before: number[], columns: number): boolean {
   return true
 }
 
+/** The layout without column `i`: its cells, and what says how the others give way, renumbered. */
+function withoutColumn(layout: Layout, i: number): Layout {
+  const renumber = (k: number) => (k > i ? k - 1 : k)
+  const shift = <T>(r: Record<number, T> | undefined) => r && Object.fromEntries(Object.entries(r).filter(([k]) => Number(k) !== i).map(([k, v]) => [renumber(Number(k)), v]))
+  return {
+    head: layout.head.filter((_, k) => k !== i),
+    rows: layout.rows.map((r) => (i === 0 ? r.slice(1) : [...r.slice(0, i), ...r.slice(i + 1)])),
+    shrink: layout.shrink.filter((k) => k !== i).map(renumber),
+    min: shift(layout.min),
+    cut: shift(layout.cut),
+  }
+}
+
+/** A column as wide as its heading and cells need, at most `cap`. */
+function columnWidth(layout: Layout, i: number, cap: number): number {
+  let width = displayWidth(layout.head[i])
+  for (const row of layout.rows) {
+    width = Math.max(width, cellWidth(row[i], cap))
+    if (width >= cap) return cap
+  }
+  return width
+}
+
+/** A run id keeps at least this much when it shows: its type and date (`scheduled__2026-12-03…`). */
+const RUN_MIN = 22
+/** The narrowest a DAG or task id becomes, on a terminal too narrow for them beside the id. */
+const AIRFLOW_ID_MIN = 8
+
+/**
+ * `budget` columns shared by two columns `a` and `b` wide: each whole when both fit, else the
+ * narrower whole when it takes at most half, else half each; never below their floors.
+ */
+function share(budget: number, a: number, b: number, floorA: number, floorB: number): [number, number] {
+  if (a + b <= budget) return [a, b]
+  const x = Math.min(a, Math.max(Math.floor(budget / 2), budget - b))
+  return [Math.max(x, Math.min(a, floorA)), Math.max(budget - x, Math.min(b, floorB))]
+}
+
+/**
+ * An Airflow task table laid out for the operator, who reads the DAG and the task first: the id,
+ * DAG, task, try and time whole whenever they can be, and around them, the first layout that fits
+ * of: the node column and the run (cut to no less than RUN_MIN); the node column without the run;
+ * the node above its tasks and the run; the node above its tasks without the run, DAG and task
+ * sharing what is left. Run ids are long and say the least at a glance.
+ */
+function airflowFit(layout: Layout, view: View): Layout | string {
+  const at = (name: string) => layout.head.indexOf(name)
+  const [run, dag, task] = [at('RUN'), at('DAG'), at('TASK')]
+  const widths = layout.head.map((_, i) => columnWidth(layout, i, view.columns))
+  const runFloor = Math.min(widths[run], RUN_MIN)
+  const room = view.columns - 1
+  const need = (node: boolean, runShown: boolean) =>
+    widths.reduce((sum, w, i) => ((i === 0 && !node) || (i === run && !runShown) ? sum : sum + (i === run ? runFloor : w) + 2), -2)
+  const withRun: Layout = {...layout, shrink: [run, ...layout.shrink.filter((i) => i !== run)], min: {...layout.min, [run]: runFloor}}
+  if (need(true, true) <= room) return withRun
+  const noRun = withoutColumn(layout, run)
+  if (need(true, false) <= room) return noRun
+  if (need(false, true) <= room) return byNode(withRun, view)
+  const floor = (i: number) => Math.max(AIRFLOW_ID_MIN, displayWidth(layout.head[i]))
+  const [d, t] = share(room - (need(false, false) - widths[dag] - widths[task]), widths[dag], widths[task], floor(dag), floor(task))
+  const [nd, nt] = [dag - Number(dag > run), task - Number(task > run)]
+  return byNode({...noRun, shrink: [nd, nt, ...noRun.shrink.filter((i) => i !== nd && i !== nt)], min: {...noRun.min, [nd]: d, [nt]: t}}, view)
+}
+
 /**
  * A task table whose node names cannot all show whole: each node's name on a line of its own above
  * its tasks (`── celery@host`), the table without the NODE column. Rows of a node are consecutive.
  */
 function byNode(layout: Layout, view: View): string {
-  const shift = <T>(r: Record<number, T> | undefined) => r && Object.fromEntries(Object.entries(r).filter(([k]) => k !== '0').map(([k, v]) => [Number(k) - 1, v]))
-  const rest: Layout = {
-    head: layout.head.slice(1),
-    rows: layout.rows.map((r) => r.slice(1)),
-    shrink: layout.shrink.filter((i) => i !== 0).map((i) => i - 1),
-    min: shift(layout.min),
-    cut: shift(layout.cut),
-  }
-  const lines = renderTable(rest, view).split('\n')
+  const lines = renderTable(withoutColumn(layout, 0), view).split('\n')
   const c = style(view)
   const out = [lines[0]]
   let last: string | undefined
@@ -179,7 +239,7 @@ function byNode(layout: Layout, view: View): string {
  * TASK, RUN and TRY (when Airflow sends it) when every task is one, else as `dag=... task=...` in
  * ARGS. Arguments and long names give way first, then the node, the state and the time, the id
  * (which operators copy) last; and when the node names cannot show whole, they go above their
- * tasks instead of in a column.
+ * tasks instead of in a column. An Airflow table is laid out by airflowFit().
  */
 function taskTable(items: TaskItem[], opts: {state?: boolean; time?: 'STARTED' | 'ETA'}, view: View): Layout | string {
   const decoded = items.map((t) => (t.unknown ? undefined : airflowOf(t.info)))
@@ -203,14 +263,13 @@ function taskTable(items: TaskItem[], opts: {state?: boolean; time?: 'STARTED' |
     head,
     rows,
     shrink: [...before, 0, ...['STATE', opts.time ?? '', 'TRY', 'ID'].map(at).filter((i) => i > 0)],
-    // An Airflow task's DAG, task and run keep 12 columns each beside a node column.
     min: Object.fromEntries([[at('ID'), 12], ...(airflow ? before.map((i) => [i, 12]) : [[at('TASK'), 12], [at('ARGS'), 6]])]),
     // Dotted task names (and task group ids) keep their last part; node names both ends.
     cut: {0: 'middle', [at('TASK')]: 'start'},
   }
-  if (rows.length === 0 || nodesFit(layout, before, view.columns)) return layout
-  // Without the node column, they give way down to 6 columns before the time or the id does.
-  return byNode(airflow ? {...layout, min: {...layout.min, ...Object.fromEntries(before.map((i) => [i, 6]))}} : layout, view)
+  if (rows.length === 0) return layout
+  if (airflow) return airflowFit(layout, view)
+  return nodesFit(layout, before, view.columns) ? layout : byNode(layout, view)
 }
 
 const active: Spec = {
@@ -474,7 +533,7 @@ export function inspectView(result: FleetResult, view: View, ctx: Context): stri
       const error = errorOf(payload)
       if (error !== undefined) problems.push([node, {text: 'ERROR', paint: c.red}, error])
       else if (spec.accepts(payload)) good.push({node, payload})
-      else problems.push([node, {text: 'unexpected', paint: c.yellow}, JSON.stringify(payload) ?? 'undefined'])
+      else problems.push([node, {text: 'unexpected', paint: c.yellow}, maskTokens(JSON.stringify(payload) ?? 'undefined')])
     }
   }
   for (const node of answeredUnread(result)) problems.push([node, {text: 'ERROR', paint: c.red}, own(result.errors, node) ?? '-'])
@@ -486,7 +545,7 @@ export function inspectView(result: FleetResult, view: View, ctx: Context): stri
       laid = spec.layout(good, ctx, view)
     } catch {
       // A shape the layout did not foresee: show the payloads raw rather than fail.
-      laid = {head: ['NODE', 'REPLY'], rows: good.map((e) => [e.node, JSON.stringify(e.payload)]), shrink: [1, 0]}
+      laid = {head: ['NODE', 'REPLY'], rows: good.map((e) => [e.node, maskTokens(JSON.stringify(e.payload) ?? '')]), shrink: [1, 0]}
     }
     const body = typeof laid === 'string' ? laid : fitTable(laid, view)
     if (body) out.push(body)

@@ -19,13 +19,18 @@ const NOT_PRINTABLE_ASCII = /[^\u0020-\u007e]/
 /** A run of white space; it is one space when it holds a line break or a tab. */
 const WHITE_RUN = /\s+/g
 const BREAK = /[\r\n\t]/
-/** What a terminal must never be sent from the wire (see above). */
-const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu
-const UNSAFE_CHAR = /^[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]$/u
+/**
+ * What a terminal must never be sent from the wire (see above). Made when first needed, for text
+ * that is not plain ASCII: a Unicode class costs every start a compile of its own.
+ */
+let unsafe: RegExp | undefined
+let unsafeOne: RegExp | undefined
+const UNSAFE = () => (unsafe ??= /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu)
+const UNSAFE_CHAR = () => (unsafeOne ??= /^[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]$/u)
 
 /** Whether safe() shows this one character (a code point or a lone surrogate) as U+FFFD. */
 export function unsafeChar(ch: string): boolean {
-  return UNSAFE_CHAR.test(ch)
+  return UNSAFE_CHAR().test(ch)
 }
 
 /** Printable ASCII only: safe as it is, one column per character. */
@@ -44,7 +49,7 @@ function layout(run: string): string {
  */
 export function safe(value: string): string {
   if (!NOT_PRINTABLE_ASCII.test(value)) return value
-  return value.replace(WHITE_RUN, layout).replace(UNSAFE, '\uFFFD')
+  return value.replace(WHITE_RUN, layout).replace(UNSAFE(), '\uFFFD')
 }
 
 /** A line for stderr (a warning or a hint built from wire strings): the same rule, one line. */
@@ -56,7 +61,8 @@ export function safeLine(text: string): string {
  * JSON text holds these only inside strings, where an escape means the same. Not C0: JSON.stringify
  * escapes it in strings, and its raw newlines and spaces are the indentation.
  */
-const JSON_UNSAFE = /[\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}]/gu
+let jsonUnsafe: RegExp | undefined
+const JSON_UNSAFE = () => (jsonUnsafe ??= /[\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}]/gu)
 
 function escape(ch: string): string {
   let out = ''
@@ -74,5 +80,5 @@ function escape(ch: string): string {
 export function safeJson(value: unknown, indent?: number): string {
   const json = JSON.stringify(value, null, indent) as string | undefined
   if (json === undefined) return 'null'
-  return NOT_PRINTABLE_ASCII.test(json) ? json.replace(JSON_UNSAFE, escape) : json
+  return NOT_PRINTABLE_ASCII.test(json) ? json.replace(JSON_UNSAFE(), escape) : json
 }

@@ -1,4 +1,5 @@
 import {isPlain, safe, unsafeChar} from './safe.js'
+import {naturalCompare} from '../fleet/live.js'
 
 /*
  * The tables: columns padded to their display width, two spaces between them, the heading in bold
@@ -284,9 +285,9 @@ function shown(p: Prepared, max: number, where?: 'start' | 'middle'): string {
 
 // ─── order ─────────────────────────────────────────────────────────────────────────────────────
 
-/** Sorted by UTF-16 code units, as sort() does, with a cheaper comparison than its default. */
+/** Node names in natural order (pod-2 before pod-10 before pod-100), as top and the explorer list them. */
 export function sorted(names: string[]): string[] {
-  return names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+  return names.sort(naturalCompare)
 }
 
 let collator: Intl.Collator | undefined

@@ -6,6 +6,7 @@ import {plural} from '../words.js'
 import {sorted, Table, type Cell, type Fit} from './table.js'
 import type {ShutdownResult} from '../fleet/shutdown.js'
 import {errorOf} from '../protocol/collector.js'
+import {maskTokens} from './airflow.js'
 
 export {safe, safeJson, safeLine} from './safe.js'
 export {displayWidth, shorten, shortenAt, Table, type Cell} from './table.js'
@@ -20,15 +21,18 @@ export function style(view: View): ChalkInstance {
   return new Chalk({level: view.color ? 1 : 0})
 }
 
-/** What an operator wants to read of a payload: the `ok` text, the error text, else compact JSON. */
+/**
+ * What an operator wants to read of a payload: the `ok` text, the error text, else compact JSON;
+ * the value of any `"token"` field in it masked (an Airflow 3 workload's credential).
+ */
 export function payloadText(payload: unknown): string {
   const error = errorOf(payload)
-  if (error !== undefined) return error
+  if (error !== undefined) return maskTokens(error)
   if (typeof payload === 'object' && payload !== null && !Array.isArray(payload) && 'ok' in payload) {
     const ok = (payload as {ok: unknown}).ok
-    return typeof ok === 'string' ? ok : JSON.stringify(ok)
+    return maskTokens(typeof ok === 'string' ? ok : JSON.stringify(ok))
   }
-  return JSON.stringify(payload) ?? 'null'
+  return maskTokens(JSON.stringify(payload) ?? 'null')
 }
 
 /** The table as text: no trailing spaces, and nothing at all without rows. */
@@ -88,7 +92,7 @@ export function summaryLine(result: FleetResult): string {
     parts[0] = `${replied} of ${result.expected} expected nodes replied`
   }
   if (result.missing.length > 0) parts.push(`${result.missing.length} missing: ${result.missing.join(', ')}`)
-  const errors = Object.keys(result.errors).sort()
+  const errors = sorted(Object.keys(result.errors))
   if (errors.length > 0) parts.push(`${plural(errors.length, 'error')}: ${errors.join(', ')}`)
   if (result.duplicates.length > 0) parts.push(`duplicate node names: ${result.duplicates.join(', ')}`)
   if (result.undecodable.length > 0) parts.push(plural(result.undecodable.length, 'undecodable reply'))

@@ -50,6 +50,8 @@ export type Footer =
 export interface TopScreen {
   /** The masked broker URL. */
   broker: string
+  /** What the view is scoped to (`wfctl inspect -d` / `--pattern`), in words: `matching glob "pod-*"`. */
+  scope?: string
   /** The workers to list, filtered and sorted. */
   rows: WorkerRow[]
   /** How many there are before the filter. */
@@ -362,6 +364,7 @@ export const KEYS: [string, string][] = [
   ['a c', 'add / cancel a consumer (asks the queue; Tab completes)'],
   ['D', 'drain: cancel its queues, wait until idle (asks first)'],
   ['X', 'shutdown (asks first)'],
+  ['m', 'menu: views and every action (revoke, query tasks, limits...)'],
   ['r', 'read the queue depths now'],
   ['q', 'quit (exit 0); Ctrl-C leaves at once (exit 130)'],
 ]
@@ -387,6 +390,7 @@ function titleLine(s: TopScreen, usable: number, p: Palette): string {
   if (c.possiblyDead > 0) states.push(`${c.possiblyDead} possibly dead`)
   const parts = [states.join(', '), `${c.active} active`, `${rateText(c.rate)}/s`]
   if (s.ignored) parts.push(plural(s.ignored, 'unreadable event'))
+  if (s.scope) parts.push(safe(s.scope))
   // The counts first: on a narrow terminal the broker is what gives way.
   return p.bold(clip(`${parts.join(' · ')} · wfctl top ${safe(s.broker)}`, usable))
 }
@@ -413,7 +417,7 @@ function footerLine(s: TopScreen, usable: number, p: Palette): string {
   if (f.kind === 'confirm') return p.bold(`${clip(f.question, Math.max(1, usable - 6))} [y/N]`)
   if (s.busy !== undefined && f.kind !== 'message') return clip(s.busy, usable)
   if (f.kind === 'message') return (f.error ? p.error : plain)(clip(f.text, usable))
-  return p.dim(clip(`? help · ${viewState(s)} · q quit  / filter  < > sort  space select  Enter detail  + - pool  a c consumer  D drain  X shutdown`, usable))
+  return p.dim(clip(`? help · ${viewState(s)} · q quit  m menu  / filter  < > sort  space select  Enter detail  + - pool  a c consumer  D drain  X shutdown`, usable))
 }
 
 /** One frame of the view, exactly `height` lines, none wider than `width - 1` columns. */

@@ -1,4 +1,4 @@
-import {randomUUID} from 'node:crypto'
+import {randomUuid as randomUUID} from '../uuid.js'
 
 import {UnsafeMessageError} from '../errors.js'
 import type {ReceivedMessage, WireMessage} from './message.js'

@@ -1,4 +1,6 @@
-// The explorer made for big fleets, driven in a real 80x24 terminal (tmux) as an operator runs it:
+// The menu explorer made for big fleets (`wfctl inspect --menu`; the same fixes on the live view that
+// plain `wfctl inspect` opens are in test/interop/one-screen.test.ts), driven in a real 80x24
+// terminal (tmux) as an operator runs it:
 // 150 simulated nodes (`wfctl simulate`) to filter and sort, -d / --pattern scopes, stderr sent to a
 // file, a closed terminal window and a double SIGHUP (nothing left in Redis); and real Celery workers
 // for picking a running task's id (query-task, terminate) and a shutdown with a reason that reaches
@@ -87,7 +89,7 @@ describe('the explorer against 150 simulated nodes, in a terminal (Redis)', {tim
   test('with stderr sent to a file: type to filter in natural order, pick one node, act, and the cursor stays (exit 0, nothing left)', async () => {
     const log = join(dir, 'stderr.log')
     const queue = `wfq${tok}`
-    const term = new Terminal(['inspect', ...flags, '-t', '3'], {}, {stderrTo: log})
+    const term = new Terminal(['inspect', '--menu', ...flags, '-t', '3'], {}, {stderrTo: log})
     try {
       const first = await until(term, menuUp, 'the menu', 20_000)
       assert.match(first, /150 nodes online\./)
@@ -138,7 +140,7 @@ describe('the explorer against 150 simulated nodes, in a terminal (Redis)', {tim
   })
 
   test('--pattern and -d scope the explorer to some nodes, and say so', async () => {
-    const pattern = new Terminal(['inspect', ...flags, '--pattern', `pod-1?@${host}`, '-t', '3'])
+    const pattern = new Terminal(['inspect', '--menu', ...flags, '--pattern', `pod-1?@${host}`, '-t', '3'])
     try {
       const menu = flat(await until(pattern, menuUp, 'the menu', 20_000))
       assert.match(menu, /10 nodes online\./)
@@ -154,7 +156,7 @@ describe('the explorer against 150 simulated nodes, in a terminal (Redis)', {tim
     } finally {
       pattern.close()
     }
-    const named = new Terminal(['inspect', ...flags, '-d', `pod-3@${host},pod-30@${host},pod-999@${host}`, '-t', '2'])
+    const named = new Terminal(['inspect', '--menu', ...flags, '-d', `pod-3@${host},pod-30@${host},pod-999@${host}`, '-t', '2'])
     try {
       const menu = flat(await until(named, menuUp, 'the menu', 20_000))
       assert.match(menu, new RegExp(`pod-999@${host} missing`))
@@ -176,7 +178,7 @@ describe('the explorer against 150 simulated nodes, in a terminal (Redis)', {tim
   })
 
   test('closing the terminal window leaves no reply binding in Redis', async () => {
-    const term = new Terminal(['inspect', ...flags, '-t', '3'])
+    const term = new Terminal(['inspect', '--menu', ...flags, '-t', '3'])
     let pid = 0
     try {
       await until(term, menuUp, 'the menu', 20_000)
@@ -192,7 +194,7 @@ describe('the explorer against 150 simulated nodes, in a terminal (Redis)', {tim
   })
 
   test('two SIGHUPs in a row: the second does not skip the cleanup (exit 130, nothing left)', async () => {
-    const term = new Terminal(['inspect', ...flags, '-t', '3'])
+    const term = new Terminal(['inspect', '--menu', ...flags, '-t', '3'])
     try {
       await until(term, menuUp, 'the menu', 20_000)
       await choose(term, 'Pick nodes')
@@ -242,7 +244,7 @@ describe('the explorer against a real Celery worker running a task (Redis)', {ti
   })
 
   test('the running task\'s id is picked for query-task and terminate; a shutdown reason reaches the worker log and the audit log', async () => {
-    const term = new Terminal(['inspect', ...flags, '--pattern', `x${tok}@*`, '-t', '3'], {WFCTL_AUDIT_LOG: audit})
+    const term = new Terminal(['inspect', '--menu', ...flags, '--pattern', `x${tok}@*`, '-t', '3'], {WFCTL_AUDIT_LOG: audit})
     try {
       assert.match(flat(await until(term, menuUp, 'the menu', 20_000)), /· 1 node matching glob "x[^"]*" · selected: /)
       await choose(term, 'View: Active tasks')

@@ -1,4 +1,5 @@
-// The interactive explorer (`wfctl inspect` on a terminal) driven in a real 80x24 terminal (tmux)
+// The menu explorer (`wfctl inspect --menu` on a terminal; plain `wfctl inspect` opens top's live
+// view, test/interop/one-screen.test.ts) driven in a real 80x24 terminal (tmux)
 // against real Celery workers, on Redis and on RabbitMQ: pick a node, read its active queues, add a
 // consumer, see it, cancel it, quit; and Ctrl-C from the menu. Asserts on what the screen shows and
 // on what is left in the broker.
@@ -113,7 +114,7 @@ for (const [label, open] of [['Redis', redisBroker], ['RabbitMQ', amqpBroker]] a
     })
 
     test('pick a node, read its active queues, add a consumer, see it, cancel it, quit (exit 0, nothing left)', async () => {
-      const term = new Terminal(['inspect', ...b.flags])
+      const term = new Terminal(['inspect', '--menu', ...b.flags])
       try {
         const first = await until(term, menuUp, 'the menu')
         assert.match(first, new RegExp(`${one.node}\\s+online`))
@@ -167,7 +168,7 @@ for (const [label, open] of [['Redis', redisBroker], ['RabbitMQ', amqpBroker]] a
     })
 
     test('an action asks with validation, and a destructive one confirms naming the nodes; Ctrl-C leaves (exit 130, nothing left)', async () => {
-      const term = new Terminal(['inspect', ...b.flags])
+      const term = new Terminal(['inspect', '--menu', ...b.flags])
       try {
         await choose(term, 'Action: Pool shrink')
         await term.waitFor(/\? Processes to remove/)

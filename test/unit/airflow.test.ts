@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import {execFileSync} from 'node:child_process'
 import {test} from 'node:test'
 
-import {airflowTask, airflowText, taskLabel} from '../../src/render/airflow.ts'
+import {airflowTask, airflowText, maskTokens, taskLabel} from '../../src/render/airflow.ts'
+import {argsText} from '../../src/render/inspect.ts'
 import {PYTHON} from '../helpers/celery.ts'
 
 // The names Airflow's CeleryExecutor registers its task under, by version (read from the sources):
@@ -179,4 +180,33 @@ test('not an Airflow task instance: other tasks, other shapes; hostile and garbl
       assert.doesNotThrow(() => airflowTask(name, [text], {input: text, command_to_exec: text}))
     }
   }
+})
+
+test('maskTokens: the workload token never shows as text: JSON, JSON shown as JSON, the repr strings of --safe, cut short', () => {
+  const TOKEN = 'eyJhbGciOiJIUzUxMiJ9.eyJzdWIiOiIwMTkzIn0.c2lnbmF0dXJl'
+  // Airflow 3's other workload, which is no task instance: shown as it came, but for its token.
+  const callback = JSON.stringify({token: TOKEN, callback: {id: 'x', fetch_type: 'import_path', data: {}}, type: 'ExecuteCallback'})
+  assert.equal(maskTokens(callback), '{"token":"****","callback":{"id":"x","fetch_type":"import_path","data":{}},"type":"ExecuteCallback"}')
+  assert.equal(maskTokens(JSON.stringify(callback)), JSON.stringify(callback).replace(TOKEN, '****'))
+  assert.equal(maskTokens('{"token" : "a b c", "x": 1}'), '{"token" : "****", "x": 1}')
+  assert.equal(maskTokens("{'token': 'abc', 'x': 1}"), "{'token': '****', 'x': 1}")
+  assert.equal(maskTokens(`{'token': "it's", 'x': 1}`), `{'token': "****", 'x': 1}`)
+  // Nothing else changes: other keys, a token that is not a field's value, text without one.
+  for (const text of ['{"tokens": "a"}', '{"access": "token"}', 'token', '', '{"token": null}', '\\'.repeat(100_000) + 'token']) assert.equal(maskTokens(text), text)
+  // What argsText shows: the arguments, the keyword arguments (a `token=` one too), the repr strings.
+  assert.equal(argsText([callback], {}), JSON.stringify(callback).replace(TOKEN, '****'))
+  assert.equal(argsText([], {input: callback, token: 'abc', n: 1}), `input=${JSON.stringify(callback).replace(TOKEN, '****')}, token="****", n=1`)
+  // Real celery.utils.saferepr, as a worker sends the arguments with --safe: whole, and cut at 1 KiB
+  // inside the token (Celery's "..." ends the text there).
+  const script = String.raw`
+import json, sys
+from celery.utils.saferepr import saferepr
+print(json.dumps([saferepr(tuple(a), 1024) for a in json.loads(sys.argv[1])]))
+`
+  const huge = JSON.stringify({token: `eyJ${'x'.repeat(4000)}`, callback: {id: 'x'}, type: 'ExecuteCallback'})
+  const reprs = JSON.parse(execFileSync(PYTHON, ['-c', script, JSON.stringify([[callback], [huge], [workload()]])], {encoding: 'utf8'})) as string[]
+  assert.equal(argsText(reprs[0], '{}'), reprs[0].replace(TOKEN, '****'))
+  assert.ok(reprs[1].includes('xxxxxxxx...'), reprs[1].slice(-40))
+  assert.equal(argsText(reprs[1], '{}'), `('{"token":"****`)
+  assert.ok(!argsText(reprs[2], '{}').includes('eyJ'), 'a task instance workload as well')
 })

@@ -18,7 +18,7 @@ import {
   type Context,
   type Layout,
 } from '../../src/render/inspect.ts'
-import {shortenAt, type View} from '../../src/render/text.ts'
+import {displayWidth, repliesTable, shortenAt, type View} from '../../src/render/text.ts'
 
 const view: View = {color: false, columns: 80}
 /** 06:30:00Z: the active task below started 128 s earlier, the scheduled one is due 172 s later. */
@@ -754,21 +754,139 @@ test('Airflow task instances with --safe: read from the repr strings, also when 
   assert.deepEqual(mainRows(out), [['w1@vm', ID, 'example_dag', 'extract', 'scheduled__2026-11-21T06:00:00+00:00', '2m ago']])
 })
 
-test('Airflow task instances at 80 columns: node headings, the id, DAG, task, run and STARTED/ETA all fit', () => {
+test('Airflow task instances at 80 columns: node headings, the id, DAG, task and STARTED/ETA whole; no room for the run', () => {
   for (const [method, payload, time] of [
     ['active', [af2Task, af3Task], '2m ago'],
     ['scheduled', [{...scheduledItem, eta: LATER, request: af3Task}], '14:49Z in 8h'],
   ] as const) {
     const out = inspectView(result(method, {[EC2]: payload}), view, ctx)
     assertFits(out, 80, method)
-    const {groups} = byNode(out)
+    const {head, groups} = byNode(out)
+    assert.ok(!head.includes('RUN'), `${method}: the run gives way first\n${out}`)
     assert.equal(groups[0].node, EC2, out)
     for (const row of groups[0].rows) {
       assert.match(row[0], /^[0-9a-f-]{36}$/, `${method}: the whole id\n${out}`)
       assert.equal(row.at(-1), time, `${method}: the time\n${out}`)
-      assert.ok(row[1].startsWith('e') && row[2] !== '' && /^(manua|sched)/.test(row[3]), `${method}: DAG, task and run\n${out}`)
+      assert.ok(['example_dag', 'etl'].includes(row[1]) && ['extract', 'load'].includes(row[2]), `${method}: DAG and task whole\n${out}`)
     }
   }
+})
+
+// Realistic Airflow names, as a deployment shows them: DAG ids, task ids in task groups (dotted),
+// mapped task instances, and the run ids Airflow makes (scheduled, manual with microseconds).
+const RUN_SCHED = 'scheduled__2026-12-03T00:00:00+00:00'
+const RUN_MANUAL = 'manual__2026-12-03T09:15:22.123456+00:00'
+const afId = (k: number) => `daa37e0d-b72d-4f8a-9839-${String(k).padStart(12, '0')}`
+const af2Of = (k: number, dag: string, task: string, run: string) => ({...activeTask, id: afId(k), name: AF2_NAME, type: AF2_NAME, args: [['airflow', 'tasks', 'run', dag, task, run, '--local', '--subdir', `DAGS_FOLDER/${dag}.py`]]})
+const af3Of = (k: number, dag: string, task: string, run: string, ti: Record<string, unknown> = {}) => ({...activeTask, id: afId(k), name: 'execute_workload', type: 'execute_workload', args: [af3Workload({dag_id: dag, task_id: task, run_id: run, ...ti})]})
+
+/** The columns of each task row, with its node: from a NODE column or from the heading above it. */
+function taskRows(out: string): {head: string[]; headings: boolean; rows: Record<string, string>[]} {
+  const {head, headings, groups} = byNode(out)
+  return {head, headings, rows: groups.flatMap((g) => g.rows.map((r) => ({NODE: g.node, ...Object.fromEntries(head.map((h, i) => [h, r[i]]))})))}
+}
+
+test('Airflow task tables give the DAG and the task the room: the run gives way first, then the node column, at 80, 100, 120 and 200 columns', () => {
+  // The case found by hand: a real worker with a short name, two tasks of Airflow 2 and 3.
+  const short = 'celery@airhost'
+  const found = [af2Of(1, 'example_etl', 'extract_orders', RUN_SCHED), af3Of(2, 'example_etl', 'load', RUN_MANUAL)]
+  const expect = {
+    80: {node: 'heading', run: undefined},
+    100: {node: 'column', run: undefined},
+    120: {node: 'column', run: ['scheduled__2026-12-03…', 'manual__2026-12-03T09…']},
+    200: {node: 'column', run: [RUN_SCHED, RUN_MANUAL]},
+  } as const
+  for (const [columns, want] of Object.entries(expect)) {
+    const out = inspectView(result('active', {[short]: found}), {color: false, columns: Number(columns)}, ctx)
+    assertFits(out, Number(columns), `${columns}`)
+    const {head, headings, rows} = taskRows(out)
+    assert.equal(headings, want.node === 'heading', `${columns}: the node ${want.node}\n${out}`)
+    assert.deepEqual(rows.map((r) => [r.NODE, r.ID, r.DAG, r.TASK, r.TRY, r.STARTED]), [[short, afId(1), 'example_etl', 'extract_orders', '-', '2m ago'], [short, afId(2), 'example_etl', 'load', '2', '2m ago']], `${columns}\n${out}`)
+    if (want.run === undefined) assert.ok(!head.includes('RUN'), `${columns}: no run column\n${out}`)
+    else assert.deepEqual(rows.map((r) => r.RUN), want.run, `${columns}: the run\n${out}`)
+  }
+  // Longer names: a task in a task group, a mapped one, a longer DAG id, on a long node name.
+  const long = 'celery@airflow-worker-7f9c8d6b5-x2x9q.prod-eu-west-1.internal'
+  const names = [af3Of(1, 'customer_360_daily', 'transform.clean_addresses', RUN_MANUAL, {map_index: 3}), af3Of(2, 'example_etl', 'extract_orders', RUN_SCHED, {try_number: 1})]
+  for (const [node, columns] of [[short, 200], [long, 200], [short, 120], [long, 120], [short, 100], [long, 100]] as const) {
+    const out = inspectView(result('active', {[node]: names}), {color: false, columns}, ctx)
+    assertFits(out, columns, `${node} ${columns}`)
+    const {rows} = taskRows(out)
+    // At 100 the longest task id is one column too wide beside the rest: it loses its start.
+    const task = columns === 100 ? '…ansform.clean_addresses[3]' : 'transform.clean_addresses[3]'
+    assert.deepEqual(rows.map((r) => [r.NODE, r.ID, r.DAG, r.TASK, r.TRY]), [[node, afId(1), 'customer_360_daily', task, '2'], [node, afId(2), 'example_etl', 'extract_orders', '1']], `${node} ${columns}: DAG and task whole\n${out}`)
+    if (rows[0].RUN !== undefined) assert.ok(rows[0].RUN.length >= 22 && RUN_MANUAL.startsWith(rows[0].RUN.replace(/…$/, '')), `${node} ${columns}: a run shows its type and date\n${out}`)
+    else assert.ok(columns < 200, `${node} ${columns}: the run shows at 200 columns\n${out}`)
+  }
+  // At 80 they cannot both show whole beside a 36-character id: they share what is left, the task
+  // keeping its last part (and its map index), the DAG its start; the id and the time stay whole.
+  const out = inspectView(result('active', {[short]: names}), view, ctx)
+  assertFits(out, 80, '80')
+  const {head, headings, rows} = taskRows(out)
+  assert.ok(headings && !head.includes('RUN'), out)
+  assert.deepEqual(rows.map((r) => [r.ID, r.TRY, r.STARTED]), [[afId(1), '2', '2m ago'], [afId(2), '1', '2m ago']], out)
+  assert.match(rows[0].DAG, /^customer_3\S*…$/, out)
+  assert.match(rows[0].TASK, /^…\S*addresses\[3\]$/, out)
+  assert.equal(rows[1].DAG, 'example_etl', out)
+  assert.ok(Math.abs(displayWidth(rows[0].DAG) - displayWidth(rows[0].TASK)) <= 1, `an even share\n${out}`)
+})
+
+test('Airflow task tables: a TRY column only when some try is known (Airflow 3 sends it, Airflow 2 does not)', () => {
+  const two = [af2Of(1, 'example_etl', 'extract_orders', RUN_SCHED), af2Of(2, 'customer_360_daily', 'transform.clean_addresses', RUN_MANUAL)]
+  for (const columns of [80, 100, 120, 200]) {
+    const {head} = taskRows(inspectView(result('active', {'celery@airhost': two}), {color: false, columns}, ctx))
+    assert.ok(!head.includes('TRY'), `${columns}: ${head.join(' ')}`)
+  }
+  const untried = [af3Of(1, 'example_etl', 'load', RUN_MANUAL, {try_number: null})]
+  assert.ok(!taskRows(inspectView(result('reserved', {'celery@airhost': untried}), {color: false, columns: 200}, ctx)).head.includes('TRY'))
+  // query_task: STATE as well, and an id nobody knows under "(no node)".
+  const query = inspectView(result('query_task', {'celery@airhost': {[afId(1)]: ['active', two[0]]}}), view, {now: NOW, ids: [afId(1), UNKNOWN_ID]})
+  assertFits(query, 80, 'query_task')
+  const {rows} = taskRows(query)
+  assert.deepEqual(rows.map((r) => [r.NODE, r.ID, r.STATE, r.DAG, r.TASK]), [['celery@airhost', afId(1), 'active', 'example_etl', 'extract_orders'], ['(no node)', UNKNOWN_ID, 'unknown', '-', '-']], query)
+})
+
+test('the Airflow 3 workload token never shows in a table: a callback workload, --safe repr strings, odd payloads, the reply table', () => {
+  const wide: View = {color: false, columns: 400}
+  const callback = JSON.stringify({token: AF3_TOKEN, callback: {id: '0193', fetch_type: 'import_path', data: {}}, type: 'ExecuteCallback'})
+  const cbTask = {...activeTask, id: ID2, name: 'execute_workload', type: 'execute_workload', args: [callback]}
+  const masked = JSON.stringify(callback).replace(AF3_TOKEN, '****')
+  const outs: string[] = []
+  // Not a task instance: the Celery task name and its arguments, the token masked.
+  const active = inspectView(result('active', {'w1@vm': [af3Task, cbTask]}), wide, ctx)
+  assert.deepEqual(mainRows(active)[1], ['w1@vm', ID2, 'execute_workload', masked, '2m ago'])
+  outs.push(active)
+  // --safe: the repr string of the arguments (whole, and cut at 1 KiB inside the token), and as a keyword argument.
+  const reprs = [`('${callback}',)`, `('{"token":"${AF3_TOKEN.slice(0, 20)}...`]
+  for (const args of reprs) outs.push(inspectView(result('reserved', {'w1@vm': [{...cbTask, args, kwargs: '{}'}]}), wide, ctx))
+  assert.deepEqual(mainRows(outs[1])[0].slice(3), [reprs[0].replace(AF3_TOKEN, '****')])
+  assert.deepEqual(mainRows(outs[2])[0].slice(3), ['(\'{"token":"****'])
+  outs.push(inspectView(result('scheduled', {'w1@vm': [{...scheduledItem, request: {...cbTask, args: [], kwargs: {input: callback}}}]}), wide, ctx))
+  outs.push(inspectView(result('query_task', {'w1@vm': {[ID2]: ['reserved', cbTask]}}), wide, {now: NOW, ids: [ID2]}))
+  // A payload of another shape is listed under the table as it came, but for its token.
+  outs.push(inspectView(result('active', {'w1@vm': [af3Task], 'w2@vm': {token: AF3_TOKEN, tasks: [cbTask]}}), wide, ctx))
+  assert.match(outs.at(-1)!, /w2@vm\s+unexpected\s+\{"token":"\*\*\*\*","tasks":/)
+  // The reply table (a method without a table of its own, as `wfctl call` shows it).
+  outs.push(repliesTable(result('dump_workloads', {'w1@vm': {ok: [callback]}, 'w2@vm': [cbTask]}), wide))
+  for (const out of outs) {
+    assert.ok(!out.includes(AF3_TOKEN) && !out.includes(AF3_TOKEN.slice(0, 20)), out)
+    assert.ok(out.includes('****'), out)
+  }
+})
+
+test('non-Airflow task tables keep their layout: TASK and ARGS give way first, then the node column', () => {
+  const r = result('active', {'celery@airhost': [activeTask, {...activeTask, id: ID2, name: 'myapp.reports.generate_monthly', args: ['x'.repeat(200)]}]})
+  assert.deepEqual(inspectView(r, view, ctx).split('\n'), [
+    'ID                                    TASK                      ARGS    STARTED',
+    '── celery@airhost',
+    `${ID}  wfctl_tasks.sleepy        120     2m ago`,
+    `${ID2}  …eports.generate_monthly  "xxxx…  2m ago`,
+  ])
+  assert.deepEqual(inspectView(r, {color: false, columns: 120}, ctx).split('\n'), [
+    'NODE            ID                                    TASK                            ARGS                      STARTED',
+    `celery@airhost  ${ID}  wfctl_tasks.sleepy              120                       2m ago`,
+    `celery@airhost  ${ID2}  myapp.reports.generate_monthly  "xxxxxxxxxxxxxxxxxxxxxx…  2m ago`,
+  ])
 })
 
 // Found by these tests and fixed: kept so they stay fixed.

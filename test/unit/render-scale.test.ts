@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import {test} from 'node:test'
 
 import {evaluate} from '../../src/fleet/health.ts'
+import {naturalCompare} from '../../src/fleet/live.ts'
 import type {FleetResult} from '../../src/fleet/outcome.ts'
 import {healthText, prometheusText} from '../../src/render/health.ts'
 import {inspectView} from '../../src/render/inspect.ts'
@@ -85,7 +86,7 @@ test('100,000 nodes online, and 100,000 active tasks', () => {
   assertFits(out, 120)
 })
 
-test('100,000 Airflow task instances on 50,000 nodes with long names, at 80 columns: each node above its tasks; id, DAG, task and STARTED whole', () => {
+test('100,000 Airflow task instances on 50,000 nodes with long names, at 80 columns: each node above its tasks, in natural order; id, DAG, task and STARTED whole', () => {
   // celery@ip-10-0-…-….ec2.internal: too long for a NODE column beside a 36-character id at 80 columns.
   const ec2 = (i: number) => `celery@ip-10-0-${Math.floor(i / 250)}-${i % 250}.eu-west-1.compute.internal`
   const M = 50_000
@@ -104,16 +105,19 @@ test('100,000 Airflow task instances on 50,000 nodes with long names, at 80 colu
   assertFits(out, 80)
   const lines = out.split('\n')
   assert.equal(lines.length, 1 + 3 * M)
-  assert.match(lines[0], /^ID\s+DAG\s+TASK\s+RUN\s+STARTED$/)
+  // No room for the run beside them: it gives way first.
+  assert.match(lines[0], /^ID\s+DAG\s+TASK\s+STARTED$/)
   const index = new Map(Array.from({length: M}, (_, i) => [ec2(i), i]))
-  const nodes = [...index.keys()].sort()
+  // ip-10-0-2-… before ip-10-0-10-…, as the numbers read.
+  const nodes = [...index.keys()].sort(naturalCompare)
+  assert.ok(nodes.indexOf(ec2(2 * 250)) < nodes.indexOf(ec2(10 * 250)))
   for (let g = 0; g < M; g++) {
     const node = nodes[g]
     const i = index.get(node)!
     if (lines[1 + 3 * g] !== `── ${node}`) assert.fail(`heading ${g}: ${lines[1 + 3 * g]}`)
     for (const k of [0, 1]) {
       const cells = lines[2 + 3 * g + k].split(/ {2,}/)
-      if (cells[0] !== id(i, k) || cells[1] !== `dag_${i}` || cells[2] !== `task_${k}` || !/^scheduled__\S*…$/.test(cells[3]) || cells[4] !== '12s ago') assert.fail(`row ${g}/${k}: ${lines[2 + 3 * g + k]}`)
+      if (cells.length !== 4 || cells[0] !== id(i, k) || cells[1] !== `dag_${i}` || cells[2] !== `task_${k}` || cells[3] !== '12s ago') assert.fail(`row ${g}/${k}: ${lines[2 + 3 * g + k]}`)
     }
   }
 })

@@ -70,7 +70,7 @@ describe('the frame', () => {
     assert.match(frame.lines[2], /^> {2}celery@airflow-worker-7d9f8-1\s+online\s+1\s+1001\s+0\.50\s+0\.52\s+0\.5s$/)
     assert.match(text, /… \d+ more workers \(PgDn\)/)
     assert.match(text, /QUEUE\s+MESSAGES\s+CONSUMERS\s+1\.2s ago\nreports\s+302\s+0\ncelery\s+3\s+40\nmissing\s+-\s+0\s+no such queue/)
-    assert.match(frame.lines[23], /^\? help · sort node↑ · q quit {2}\/ filter/)
+    assert.match(frame.lines[23], /^\? help · sort node↑ · q quit {2}m menu {2}\/ filter/)
     assert.ok(frame.pageRows >= 10, `${frame.pageRows} rows of workers at 80x24`)
   })
 
