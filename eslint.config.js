@@ -27,6 +27,7 @@ const LAYERS = {
   render: {forbidden: ['broker', 'agent', 'explorer', 'commands', ...ROOT_MODULES], why: 'src/render turns results into text and has no broker knowledge'},
   agent: {forbidden: ['fleet', 'render', 'explorer', 'commands', ...ROOT_MODULES], why: 'src/agent (the simulated worker) stands on src/wire and src/broker only'},
   explorer: {forbidden: ['broker', 'protocol', 'wire', 'agent', 'commands', ...ROOT_MODULES], why: 'the explorer reaches the fleet only through the operations it is given'},
+  commands: {forbidden: ['broker', 'protocol', 'wire'], why: 'a command reaches the fleet through the base command and src/fleet (simulate: src/agent), never a broker, the protocol or the wire directly'},
 }
 
 function restricted(patterns, libraries = true) {

@@ -29,7 +29,6 @@ export type AuditStart = {method: string; args: Record<string, unknown>; target:
 /** How a reply is shown: the generic reply table, the status table, or a method's own view. */
 export type Show = 'replies' | 'status' | ((result: FleetResult, view: View) => string | Promise<string>)
 
-const DEFAULT_BROKER = 'redis://localhost:6379/0'
 const BROKER_ENV = ['WFCTL_BROKER_URL', 'CELERY_BROKER_URL', 'AIRFLOW__CELERY__BROKER_URL']
 const NAME = /^[A-Za-z0-9_.:-]+$/
 /** The read-only commands that `--context a,b` (or `all`) runs against each context in turn. */
@@ -70,11 +69,6 @@ interface ContextCapture {
   text: string[]
   json?: unknown
   print: boolean
-}
-
-/** The environment's broker only; every source in order (contexts, airflow.cfg) is src/fleet/settings.ts, brokerSettings(). */
-export function defaultBroker(env: NodeJS.ProcessEnv = process.env): string {
-  return env.WFCTL_BROKER_URL || env.CELERY_BROKER_URL || env.AIRFLOW__CELERY__BROKER_URL || DEFAULT_BROKER
 }
 
 /**

@@ -132,7 +132,8 @@ export abstract class LiveCommand extends FleetCommand {
     const {drain, drainExitCode} = await import('../fleet/drain.js')
     const screen = this.questionScreen()
     this.guardTerminal(screen)
-    const op = await this.open(session)
+    // It stays connected: RabbitMQ heartbeats tell a broker gone silent.
+    const op = await this.open({...session, longLived: true})
     const serial = oneAtATime(op)
     const {timeoutMs} = o
     const broker = session.url.masked

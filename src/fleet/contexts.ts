@@ -290,3 +290,8 @@ function writePrivately(path: string, text: string): void {
     problem(path, `could not be written (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`)
   }
 }
+
+/** A context's broker as `context list` shows it: the URL masked, a brokerCmd as its command (masked, not run). */
+export function shownBroker(ctx: {broker?: string; brokerCmd?: string}): {broker: string | null; brokerCmd: string | null} {
+  return {broker: ctx.broker === undefined ? null : maskUrl(ctx.broker), brokerCmd: ctx.brokerCmd === undefined ? null : maskSecrets(ctx.brokerCmd)}
+}

@@ -3,6 +3,7 @@ import {Chalk, type ChalkInstance} from 'chalk'
 import type {CeleryEvent, EventHint, UndecodableEvent} from '../fleet/events.js'
 import {safe, safeJson} from './safe.js'
 import {clip, displayWidth, shorten} from './table.js'
+import {maskTokens} from './airflow.js'
 
 /*
  * `wfctl events`: one line per event for a person, or one JSON object per line for a program.
@@ -77,7 +78,8 @@ type Fields = Record<string, unknown>
 /** `key=value` for each field present. */
 function pairs(fields: Fields, keys: string[]): string[] {
   const out: string[] = []
-  for (const key of keys) if (Object.hasOwn(fields, key) && fields[key] !== undefined) out.push(`${key}=${value(fields[key])}`)
+  // Arguments may hold an Airflow 3 workload's token: never on a line (--json keeps events as sent).
+  for (const key of keys) if (Object.hasOwn(fields, key) && fields[key] !== undefined) out.push(`${key}=${key === 'args' || key === 'kwargs' ? maskTokens(value(fields[key])) : value(fields[key])}`)
   return out
 }
 

@@ -5,6 +5,7 @@ import {plural} from '../words.js'
 import {safe} from './safe.js'
 import {clip, displayWidth, Table} from './table.js'
 import {payloadText} from './text.js'
+import {maskTokens} from './airflow.js'
 
 /*
  * The frames of `wfctl top`: what the view holds in, exactly `height` lines out, none wider than
@@ -313,7 +314,7 @@ export function detailLines(d: Detail, nowS: number, usable: number): string[] {
     const started = field(t, 'time_start')
     const runtime = typeof started === 'number' && Number.isFinite(started) ? `running ${ageText(Math.max(0, nowS - started))}` : ''
     const args = field(t, 'args')
-    push(`  ${short(field(t, 'id') ?? '?')}  ${short(field(t, 'name') ?? '?')}  ${runtime}${args !== undefined ? `  args ${short(args)}` : ''}`)
+    push(`  ${short(field(t, 'id') ?? '?')}  ${short(field(t, 'name') ?? '?')}  ${runtime}${args !== undefined ? `  args ${maskTokens(short(args))}` : ''}`)
   }
   out.push('')
 

@@ -1,6 +1,5 @@
 import {FleetCommand} from '../../base-command.js'
-import {maskSecrets, maskUrl} from '../../broker/url.js'
-import {contextFilePath, loadContexts, type ContextTls} from '../../fleet/contexts.js'
+import {contextFilePath, loadContexts, shownBroker, type ContextTls} from '../../fleet/contexts.js'
 import {renderTable} from '../../render/table.js'
 
 export interface ContextListJson {
@@ -42,8 +41,7 @@ No file is no contexts (exit 0). A file that holds a password and that others ma
       contexts: [...(file?.contexts.values() ?? [])].map((c) => ({
         name: c.name,
         current: c.name === file?.current,
-        broker: c.broker === undefined ? null : maskUrl(c.broker),
-        brokerCmd: c.brokerCmd === undefined ? null : maskSecrets(c.brokerCmd),
+        ...shownBroker(c),
         controlExchange: c.controlExchange ?? null,
         redisKeyPrefix: c.redisKeyPrefix ?? null,
         sentinelMaster: c.sentinelMaster ?? null,
