@@ -94,10 +94,13 @@ export class Mailbox {
         if (error) reject(error)
         else resolve()
       }
+      // A reply may come back before the broker has answered the PUBLISH (another connection): the
+      // call ends once both are in, so the result always says how many heard it.
+      let published = false
       const check = () => {
         if (isComplete(collector.collected)) {
           complete = true
-          settle()
+          if (published) settle()
         }
       }
       if (req.signal?.aborted) return onAbort()
@@ -107,6 +110,7 @@ export class Mailbox {
       this.repliesInFlight = true
       this.transport.publish(encodeRequest(request, req.timeoutMs / 1000)).then(
         (result) => {
+          published = true
           listeners = result.listeners
           // Nobody is subscribed, so nobody can answer: waiting out the timeout would only cost time.
           if (listeners === 0) return settle()
