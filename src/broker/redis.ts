@@ -250,6 +250,17 @@ export class RedisTransport implements Transport {
     let unreachable = false
     try {
       const queue = [...steps]
+      // The leading plain steps go out together on a ready connection (one round trip; Redis still
+      // runs them in order), each with its own reply. A step whose first try fails is tried again
+      // as before, on whichever connection is ready then.
+      const sentOn = client
+      const sent = new Map<CleanupStep, Promise<Reply>>()
+      for (const step of sentOn ? queue : []) {
+        if (step.transaction || step.afterMs) break
+        const reply = sentOn!.call(...step.command)
+        reply.catch(() => {})
+        sent.set(step, reply)
+      }
       for (let step = queue.shift(); step; step = queue.shift()) {
         if (step.afterMs) await new Promise((resolve) => setTimeout(resolve, step!.afterMs))
         for (let attempt = 0; ; attempt++) {
@@ -260,7 +271,8 @@ export class RedisTransport implements Transport {
             }
             const c = client
             const current = step
-            await withDeadline(current.transaction ? this.transaction(c, current.transaction) : c.call(...current.command).then(() => undefined), left(), `cannot clean up on ${url.masked}`, () => c.destroy())
+            const early = attempt === 0 && c === sentOn ? sent.get(current) : undefined
+            await withDeadline(current.transaction ? this.transaction(c, current.transaction) : (early ?? c.call(...current.command)).then(() => undefined), left(), `cannot clean up on ${url.masked}`, () => c.destroy())
             break
           } catch (error) {
             if (error instanceof RespError && step.fallback) {

@@ -323,7 +323,8 @@ export class RespConnection {
   async quit(ms: number): Promise<void> {
     if (this.status === 'closed') return
     const timer = setTimeout(() => this.destroy(), ms)
-    this.call('QUIT').catch(() => {})
+    // Its +OK is the last the server says before it closes the connection: no need to wait for that.
+    this.call('QUIT').then(() => this.destroy(), () => {})
     await this.closed
     clearTimeout(timer)
   }

@@ -179,7 +179,8 @@ function splitForMasking(s: string): string[] {
  */
 function maskToken(token: string, openBefore: boolean): {text: string; open: boolean} {
   const lead = /^[("'<[{`]*/.exec(token)![0]
-  const trail = /[)"'>}`.,!]*$/.exec(token.slice(lead.length))![0]
+  // A colon after the URL is the sentence's (`URL: reason`), never its port: a password typed there stays masked by the core.
+  const trail = /[)"'>}`.,!:]*$/.exec(token.slice(lead.length))![0]
   const core = token.slice(lead.length, token.length - trail.length)
   if (core.length > MAX_URL) return /[@:;=]/.test(core) ? {text: MASK, open: false} : {text: token, open: false}
   let open = openBefore

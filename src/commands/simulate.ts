@@ -3,6 +3,7 @@ import {Flags} from '@oclif/core'
 import {FleetCommand} from '../base-command.js'
 import {BrokerError, UsageError} from '../errors.js'
 import {durationMs, positiveInteger, word} from '../fleet/arguments.js'
+import {plural} from '../words.js'
 
 export default class Simulate extends FleetCommand {
   static override summary = 'Run N simulated Celery workers in this process, for demos, tests and benchmarks.'
@@ -68,7 +69,7 @@ removes every mailbox they created).`
       if (this.interrupt.signal.aborted) return
       const names = fleet.nodes
       const shown = names.length <= 3 ? names.join(', ') : `${names[0]}, ${names[1]} … ${names.at(-1)}`
-      this.logToStderr(`${names.length} simulated workers (${shown}) on ${opts.url.masked}, up in ${Math.round(performance.now() - started)} ms; Ctrl-C stops them`)
+      this.logToStderr(`${plural(names.length, 'simulated worker')} (${shown}) on ${opts.url.masked}, up in ${Math.round(performance.now() - started)} ms; Ctrl-C stops them`)
       if (durationLimitMs !== undefined) timer = setTimeout(() => void fleet.stop(), durationLimitMs)
       await fleet.done()
       if (!this.interrupt.signal.aborted) this.logToStderr(durationLimitMs !== undefined && fleet.nodes.length === 0 ? 'stopped' : 'every simulated worker was shut down')

@@ -354,3 +354,10 @@ test('pathological inputs are masked whole and quickly, and refused', () => {
   // A hang guard, not a speed check: catastrophic backtracking on these takes minutes, not seconds.
   assert.ok(performance.now() - started < 30_000, `${Math.round(performance.now() - started)} ms`)
 })
+
+test("a colon after a URL in a sentence is the sentence's: the port and the reason stay, a password is still masked", () => {
+  assert.equal(maskSecrets('cannot connect to redis://127.0.0.1:1: connection refused'), 'cannot connect to redis://127.0.0.1:1: connection refused')
+  assert.equal(maskSecrets('using amqp://h:5672: timed out'), 'using amqp://h:5672: timed out')
+  assert.equal(maskSecrets('cannot connect to redis://h:s3cret: refused'), 'cannot connect to redis://h:****: refused')
+  assert.equal(maskSecrets('at redis://:pw@h:6379: refused'), 'at redis://:****@h:6379: refused')
+})
