@@ -323,7 +323,7 @@ async function startFleet() {
   child.stderr.on('data', forward)
   child.on('error', (e) => (log += `${e.message}\n`))
   const end = performance.now() + READY_MS
-  while (!/simulated workers/.test(log)) {
+  while (!/simulated workers? \(/.test(log)) {
     if (exited(child)) throw new DemoError(`wfctl simulate exited ${child.exitCode ?? child.signalCode} before its workers were up`)
     if (performance.now() > end) throw new DemoError(`the simulated workers were not up within ${READY_MS / 1000} s`)
     await sleep(25)

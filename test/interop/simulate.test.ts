@@ -35,7 +35,7 @@ function simulate(args: string[]): Promise<Simulation> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`simulate not up in time:\n${stderr}`)), 30_000)
     const check = setInterval(() => {
-      if (/simulated workers/.test(stderr)) {
+      if (/simulated workers? \(/.test(stderr)) {
         clearInterval(check)
         clearTimeout(timer)
         resolve({child, stderr: () => stderr, exited})

@@ -102,7 +102,7 @@ describe('TLS Redis (redis-server --tls-port, client certificates required)', ()
     const prefix = `simtls${process.pid}-`
     const sim = spawnWfctl(['simulate', '-n', '1', '--name-prefix', prefix, '--hostname', 'tlshost', '--duration', '30', '-b', redis.url(0), ...flagsOf(certs)])
     try {
-      assert.ok(await waitFor(() => /simulated workers/.test(sim.stderr()) || !sim.running(), 15_000), sim.stderr())
+      assert.ok(await waitFor(() => /simulated workers? \(/.test(sim.stderr()) || !sim.running(), 15_000), sim.stderr())
       assert.ok(sim.running(), sim.stderr())
       const run = await runWfctl(['control', 'ping', '-d', `${prefix}1@tlshost`, '-b', url, '-t', '10'])
       assert.equal(run.code, 0, `${show(run)}\nsimulate: ${sim.stderr()}`)
