@@ -15,45 +15,10 @@ import {redisClient, redisLeftovers, redisUrl, token} from '../helpers/brokers.j
 import {celery, startWorker, type Worker} from '../helpers/celery.js'
 import {json, runWfctl, spawnWfctl, type LiveRun} from '../helpers/cli.js'
 import {Terminal} from '../helpers/tmux.js'
-import {deleteKeysWithPrefix, poll, show, sleep, stopAll} from './support.js'
+import {choose, cursorAt, flat, menuUp, until} from '../helpers/menu.js'
+import {deleteKeysWithPrefix, poll, show, stopAll} from './support.js'
 
 const DB = 3
-
-/** The explorer's menu is up: its last question is the one naming the selection, with the cursor in its list. */
-function menuUp(screen: string): boolean {
-  const tail = screen.slice(`\n${screen}`.lastIndexOf('\n? '))
-  return tail.startsWith('? ') && /selected:/.test(tail) && /\n❯ /.test(tail) && /navigate • ⏎ select/.test(tail)
-}
-
-/** The entry under the cursor of the question on screen. */
-function cursorAt(screen: string): string | undefined {
-  return screen.split('\n').filter((l) => l.startsWith('❯ ')).at(-1)?.slice(2).trim()
-}
-
-async function until(term: Terminal, ok: (screen: string) => boolean, what: string, ms = 10_000): Promise<string> {
-  const end = Date.now() + ms
-  for (;;) {
-    const screen = term.screen()
-    if (ok(screen)) return screen
-    if (Date.now() > end) throw new Error(`the screen never showed ${what}:\n${screen}`)
-    await sleep(50)
-  }
-}
-
-/** Waits for the menu, moves the cursor (it stays where it was) to the entry with this label, and selects it. */
-async function choose(term: Terminal, label: string): Promise<void> {
-  let at = cursorAt(await until(term, menuUp, 'the menu'))
-  for (let moves = 0; at !== label; moves++) {
-    if (moves > 30) throw new Error(`no menu entry ${JSON.stringify(label)}:\n${term.screen()}`)
-    term.keys('Down')
-    const before = at
-    at = cursorAt(await until(term, (s) => cursorAt(s) !== before, 'the cursor move'))
-  }
-  term.keys('Enter')
-}
-
-/** The screen with its lines joined (questions wrap at 80 columns). */
-const flat = (screen: string) => screen.replace(/\s+/g, ' ')
 
 function gone(pid: number): boolean {
   try {
