@@ -2,6 +2,8 @@
 import {spawn} from 'node:child_process'
 import {fileURLToPath} from 'node:url'
 
+import {poll} from './poll.js'
+
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const BIN = `${ROOT}bin/run.js`
 
@@ -121,5 +123,30 @@ export function json(run: CliRun): any {
     return JSON.parse(run.stdout)
   } catch {
     throw new Error(`stdout is not one JSON object:\n${run.stdout}\nstderr:\n${run.stderr}`)
+  }
+}
+
+/**
+ * Starts `wfctl simulate ARGS` and resolves once it says its workers are up ("N simulated
+ * workers (...)"); throws with its stderr when it ends first or is not up within `readyMs`. The
+ * caller stops it (SIGINT, then `done`).
+ */
+export async function startSimulatedFleet(args: string[], opts: SpawnOptions = {}, readyMs = 30_000): Promise<LiveRun> {
+  const fleet = spawnWfctl(['simulate', ...args], {timeoutMs: 600_000, ...opts})
+  const up = await poll(() => fleet.stderr(), (s) => /simulated workers? \(/.test(s) || !fleet.running(), readyMs)
+  if (!/simulated workers? \(/.test(up) || !fleet.running()) {
+    fleet.kill('SIGKILL')
+    throw new Error(`wfctl simulate ${args.join(' ')} was not up within ${readyMs} ms:\n${up}`)
+  }
+  return fleet
+}
+
+/** Whether the process is gone (signal 0 says it no longer exists). */
+export function gone(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return false
+  } catch {
+    return true
   }
 }

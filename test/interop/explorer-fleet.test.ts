@@ -13,21 +13,12 @@ import {after, before, describe, test} from 'node:test'
 
 import {redisClient, redisLeftovers, redisUrl, token} from '../helpers/brokers.js'
 import {celery, startWorker, type Worker} from '../helpers/celery.js'
-import {json, runWfctl, spawnWfctl, type LiveRun} from '../helpers/cli.js'
+import {gone, json, runWfctl, startSimulatedFleet, type LiveRun} from '../helpers/cli.js'
 import {Terminal} from '../helpers/tmux.js'
 import {choose, cursorAt, flat, menuUp, until} from '../helpers/menu.js'
 import {deleteKeysWithPrefix, poll, show, stopAll} from './support.js'
 
 const DB = 3
-
-function gone(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return false
-  } catch {
-    return true
-  }
-}
 
 describe('the explorer against 150 simulated nodes, in a terminal (Redis)', {timeout: 240_000}, () => {
   const tok = token()
@@ -39,9 +30,8 @@ describe('the explorer against 150 simulated nodes, in a terminal (Redis)', {tim
   let fleet: LiveRun
 
   before(async () => {
-    fleet = spawnWfctl(['simulate', '-n', '150', '--name-prefix', 'pod-', '--hostname', host, ...flags], {timeoutMs: 600_000})
-    const up = await poll(() => fleet.stderr(), (s) => /simulated workers/.test(s) || !fleet.running(), 30_000)
-    assert.match(up, /150 simulated workers/, up)
+    fleet = await startSimulatedFleet(['-n', '150', '--name-prefix', 'pod-', '--hostname', host, ...flags])
+    assert.match(fleet.stderr(), /150 simulated workers/, fleet.stderr())
   })
   after(async () => {
     fleet?.kill('SIGINT')

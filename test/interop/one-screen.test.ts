@@ -15,7 +15,7 @@ import {after, before, describe, test} from 'node:test'
 
 import {createVhost, redisClient, redisLeftovers, redisUrl, token} from '../helpers/brokers.js'
 import {celery, startWorker, type Worker} from '../helpers/celery.js'
-import {json, runWfctl, spawnWfctl, type LiveRun} from '../helpers/cli.js'
+import {gone, json, runWfctl, startSimulatedFleet, type LiveRun} from '../helpers/cli.js'
 import {Terminal} from '../helpers/tmux.js'
 import {choose, cursorAt, flat, menuUp, until} from '../helpers/menu.js'
 import {amqpNamespace, deleteKeysWithPrefix, poll, show, sleep, stopAll, type Namespace} from './support.js'
@@ -34,15 +34,6 @@ async function press(term: Terminal, ...keys: string[]): Promise<void> {
   }
 }
 
-function gone(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return false
-  } catch {
-    return true
-  }
-}
-
 describe('wfctl inspect opens the live view: 150 simulated nodes, in a terminal (Redis)', {timeout: 300_000}, () => {
   const tok = token()
   const prefix = `wfctl-os-${tok}:`
@@ -53,9 +44,8 @@ describe('wfctl inspect opens the live view: 150 simulated nodes, in a terminal 
   let fleet: LiveRun
 
   before(async () => {
-    fleet = spawnWfctl(['simulate', '-n', '150', '--name-prefix', 'pod-', '--hostname', host, '--heartbeat', '1', ...flags], {timeoutMs: 600_000})
-    const up = await poll(() => fleet.stderr(), (s) => /simulated workers/.test(s) || !fleet.running(), 30_000)
-    assert.match(up, /150 simulated workers/, up)
+    fleet = await startSimulatedFleet(['-n', '150', '--name-prefix', 'pod-', '--hostname', host, '--heartbeat', '1', ...flags])
+    assert.match(fleet.stderr(), /150 simulated workers/, fleet.stderr())
   })
   after(async () => {
     fleet?.kill('SIGINT')

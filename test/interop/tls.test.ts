@@ -10,8 +10,7 @@ import {after, before, describe, test} from 'node:test'
 
 import {createVhost} from '../helpers/brokers.js'
 import {startWorker, type Worker} from '../helpers/celery.js'
-import {json, runWfctl, spawnWfctl, type CliRun} from '../helpers/cli.js'
-import {waitFor} from '../helpers/poll.js'
+import {json, runWfctl, startSimulatedFleet, type CliRun} from '../helpers/cli.js'
 import {makeCertificates, startTlsListener, startTlsRedis, type Certificates, type TlsListener, type TlsRedis} from '../helpers/tls.js'
 import {show} from './support.js'
 
@@ -100,10 +99,8 @@ describe('TLS Redis (redis-server --tls-port, client certificates required)', ()
 
   test('the simulated worker (wfctl simulate) takes the same options', async () => {
     const prefix = `simtls${process.pid}-`
-    const sim = spawnWfctl(['simulate', '-n', '1', '--name-prefix', prefix, '--hostname', 'tlshost', '--duration', '30', '-b', redis.url(0), ...flagsOf(certs)])
+    const sim = await startSimulatedFleet(['-n', '1', '--name-prefix', prefix, '--hostname', 'tlshost', '--duration', '30', '-b', redis.url(0), ...flagsOf(certs)], {}, 15_000)
     try {
-      assert.ok(await waitFor(() => /simulated workers? \(/.test(sim.stderr()) || !sim.running(), 15_000), sim.stderr())
-      assert.ok(sim.running(), sim.stderr())
       const run = await runWfctl(['control', 'ping', '-d', `${prefix}1@tlshost`, '-b', url, '-t', '10'])
       assert.equal(run.code, 0, `${show(run)}\nsimulate: ${sim.stderr()}`)
       assert.match(run.stdout, /pong/)
