@@ -26,28 +26,6 @@ export interface TopJson {
   queues: {name: string; messages: number | null; consumers: number | null}[]
 }
 
-/**
- * Requests one after another: one connection has one reply route, which serves one call at a time.
- * The live view asks for queues, details and actions as they come, and a drain asks every second.
- * A shutdown holds the turn for its whole verification (its pings use the same route).
- */
-function oneAtATime(op: FleetOperation): FleetOperation {
-  let tail: Promise<unknown> = Promise.resolve()
-  const turn = <T>(work: () => Promise<T>): Promise<T> => {
-    const run = tail.then(work, work)
-    tail = run.catch(() => {})
-    return run
-  }
-  return new Proxy(op, {
-    get(target, property) {
-      if (property === 'request') return (plan: Parameters<FleetOperation['request']>[0]) => turn(() => target.request(plan))
-      if (property === 'shutdown') return (plan: Parameters<FleetOperation['shutdown']>[0]) => turn(() => target.shutdown(plan))
-      const value = Reflect.get(target, property, target) as unknown
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
-    },
-  })
-}
-
 /** How the live view is run: by `wfctl top`, or by `wfctl inspect` on a terminal (scoped by -d / --pattern). */
 export interface LiveViewOptions {
   timeoutMs: number
@@ -134,7 +112,6 @@ export abstract class LiveCommand extends FleetCommand {
     this.guardTerminal(screen)
     // It stays connected: RabbitMQ heartbeats tell a broker gone silent.
     const op = await this.open({...session, longLived: true})
-    const serial = oneAtATime(op)
     const {timeoutMs} = o
     const broker = session.url.masked
     const everyone: Addressed = o.target ?? {destination: []}
@@ -146,7 +123,7 @@ export abstract class LiveCommand extends FleetCommand {
       ...(session.namespace.redisKeyPrefix ? ['--redis-key-prefix', session.namespace.redisKeyPrefix] : []),
     ]
     const request = (method: string, args: Record<string, unknown>, nodes: string[]) => {
-      const send = () => serial.request({method, args, target: {destination: nodes}, timeoutMs})
+      const send = () => op.request({method, args, target: {destination: nodes}, timeoutMs})
       return isChange(method) ? this.audited({method, args, target: {destination: nodes}, broker}, send, {via: 'top'}) : send()
     }
 
@@ -160,7 +137,7 @@ export abstract class LiveCommand extends FleetCommand {
       if (again) reaskAfter = Math.min(reaskAfter, now + 1000)
       const ask = !first || now - askedAt > REASK_MS || now >= reaskAfter
       const names = first ? [...new Set([...o.queues, ...first.queues.map((q) => q.name)])] : o.queues
-      const read = ask ? await readQueues(serial, {queues: names, target: everyone, timeoutMs}) : await readQueues(serial, {queues: names, ask: false, consumedBy: first!.consumedBy, timeoutMs})
+      const read = ask ? await readQueues(op, {queues: names, target: everyone, timeoutMs}) : await readQueues(op, {queues: names, ask: false, consumedBy: first!.consumedBy, timeoutMs})
       if (ask) {
         first = read
         askedAt = now
@@ -178,13 +155,13 @@ export abstract class LiveCommand extends FleetCommand {
         explorer = new Explorer({
           broker,
           scope: o.scope,
-          discover: () => serial.request({method: 'ping', args: {}, target: everyone, timeoutMs}),
+          discover: () => op.request({method: 'ping', args: {}, target: everyone, timeoutMs}),
           call: request,
           // The same shutdown as `wfctl control shutdown -d NODES --reason ...`, verified.
           shutdown: (nodes, given) => {
             const msg = given ?? `shutdown ${reason}`
             const start = {method: 'shutdown', args: {msg}, target: {destination: nodes}, broker}
-            return this.audited(start, () => serial.shutdown({target: {destination: nodes}, reason: msg, waitMs: SHUTDOWN_WAIT_SECONDS * 1000, pingTimeoutMs: timeoutMs}), {via: 'top', reason: given})
+            return this.audited(start, () => op.shutdown({target: {destination: nodes}, reason: msg, waitMs: SHUTDOWN_WAIT_SECONDS * 1000, pingTimeoutMs: timeoutMs}), {via: 'top', reason: given})
           },
           show: (table) => this.log(table),
           note: (line) => (screen === process.stderr ? this.logToStderr(line) : this.log(line)),
@@ -225,7 +202,7 @@ export abstract class LiveCommand extends FleetCommand {
         io: {input: process.stdin, output: process.stdout},
         color: !o.noColor && !('NO_COLOR' in process.env),
         discover: async () => {
-          const ping = await serial.request({method: 'ping', args: {}, target: everyone, timeoutMs})
+          const ping = await op.request({method: 'ping', args: {}, target: everyone, timeoutMs})
           live.pinged([...Object.keys(ping.replies), ...Object.keys(ping.errors)])
           view?.changed()
           // A node named with -d that neither beats nor answers would not be shown at all: it is said.
@@ -238,10 +215,10 @@ export abstract class LiveCommand extends FleetCommand {
           if (bound) live.mailboxes(bound)
         },
         request,
-        shutdown: (nodes) => this.audited({method: 'shutdown', args: {msg: `shutdown ${reason}`}, target: {destination: nodes}, broker}, () => serial.shutdown({target: {destination: nodes}, reason: `shutdown ${reason}`, waitMs: SHUTDOWN_WAIT_SECONDS * 1000, pingTimeoutMs: timeoutMs}), {via: 'top'}),
+        shutdown: (nodes) => this.audited({method: 'shutdown', args: {msg: `shutdown ${reason}`}, target: {destination: nodes}, broker}, () => op.shutdown({target: {destination: nodes}, reason: `shutdown ${reason}`, waitMs: SHUTDOWN_WAIT_SECONDS * 1000, pingTimeoutMs: timeoutMs}), {via: 'top'}),
         drain: (nodes, onProgress: (p: DrainProgress) => void, signal) => this.audited(
           {method: 'drain', args: {shutdown: false, waitSeconds: DRAIN_WAIT_MS / 1000}, target: {destination: nodes}, broker},
-          () => drain(serial, {target: {destination: nodes}, timeoutMs, waitMs: DRAIN_WAIT_MS, restoreFlags, onProgress, signal}),
+          () => drain(op, {target: {destination: nodes}, timeoutMs, waitMs: DRAIN_WAIT_MS, restoreFlags, onProgress, signal}),
           {via: 'top', exitCode: drainExitCode},
         ),
         describe: {

@@ -40,6 +40,8 @@ export class Mailbox {
   private failure?: Error
   /** Whether workers that heard the last request may still be replying (see Inbox.close). */
   private repliesInFlight = false
+  /** The call before this one: one reply route collects one ticket at a time, so calls take turns. */
+  private turn: Promise<unknown> = Promise.resolve()
 
   constructor(
     private readonly transport: Transport,
@@ -71,8 +73,17 @@ export class Mailbox {
     }
   }
 
-  /** Publishes a request that wants replies and collects them until complete or the deadline. */
-  async call(req: CallRequest): Promise<CallResult> {
+  /**
+   * Publishes a request that wants replies and collects them until complete or the deadline. Calls
+   * made while one is collecting (a live view refreshing while an action runs) wait their turn.
+   */
+  call(req: CallRequest): Promise<CallResult> {
+    const run = this.turn.then(() => this.callNow(req), () => this.callNow(req))
+    this.turn = run.catch(() => {})
+    return run
+  }
+
+  private async callNow(req: CallRequest): Promise<CallResult> {
     const inbox = await this.ensureInbox()
     const request = buildRequest({...req, controlExchange: this.controlExchange, replyRoutingKey: inbox.routingKey})
     let publishedAt = performance.now()

@@ -90,6 +90,33 @@ describe('redis transport (real Redis)', () => {
     assert.deepEqual(await redisLeftovers(redis, prefix), [])
   })
 
+  test('calls made while one is collecting take turns: each gets the replies to its own ticket', async () => {
+    const mailbox = new Mailbox(transport, 'celery')
+    const responder = redisClient(DB)
+    const pusher = redisClient(DB)
+    const seen: string[] = []
+    await responder.psubscribe(names.requestChannel)
+    responder.on('pmessage', async (_p, _c, raw) => {
+      const body = JSON.parse(Buffer.from(JSON.parse(raw).body, 'base64').toString())
+      seen.push(body.method)
+      const queue = `${prefix}${body.reply_to.routing_key}.reply.celery.pidbox`
+      await pusher.lpush(queue, replyEnvelope('r@h', {ok: body.method}, body.ticket, body.reply_to.routing_key))
+    })
+    try {
+      await settle(100)
+      const done = (c: {replies: unknown[]}) => c.replies.length >= 1
+      const [a, b, c] = await Promise.all(['ping', 'stats', 'active'].map((method) => mailbox.call({method, timeoutMs: 5000, isComplete: done})))
+      assert.deepEqual([a, b, c].map((r) => r.replies.map((x) => x.payload)), [[{ok: 'ping'}], [{ok: 'stats'}], [{ok: 'active'}]])
+      assert.deepEqual(seen, ['ping', 'stats', 'active'], 'one request at a time, in the order they were made')
+    } finally {
+      responder.disconnect()
+      pusher.disconnect()
+      await mailbox.close()
+    }
+    await settle(100)
+    assert.deepEqual(await redisLeftovers(redis, prefix), [])
+  })
+
   test('a late reply, its route read before cleanup and pushed long after it, lands in a list Redis expires by itself', async () => {
     const mailbox = new Mailbox(transport, 'celery')
     // A worker as kombu's reply path behaves: SMEMBERS (the lookup), then LPUSH — here the push
