@@ -4,7 +4,7 @@ import {CleanupError, type QueueDepth, type Transport} from '../wire/transport.j
 import {own, summarize, type FleetResult} from './outcome.js'
 import {completionOf, type Roster} from './roster.js'
 import {brokerName, FleetSession, requestAddress, type SessionOptions} from './session.js'
-import {fixFlags} from './fix-flags.js'
+import {fixFlags, rankElsewhere} from './fix-flags.js'
 import {shutdownNodes, tasksOf, type ActiveBefore, type ShutdownResult} from './shutdown.js'
 import {TaskEventFeed} from '../protocol/task-events.js'
 import {openEventStream, type EventStream, type EventStreamOptions} from '../protocol/event-stream.js'
@@ -147,7 +147,8 @@ export class FleetOperation {
     const from = {masked: url.masked, db: url.db, prefix: namespace.redisKeyPrefix, controlExchange: namespace.controlExchange}
     try {
       const found = await abortable(look.call(this.session.transport), this.signal)
-      if (found.length > 0) result.listenersElsewhere = found.map((f) => ({...f, fix: fixFlags(from, f)}))
+      const ranked = rankElsewhere(from, found)
+      if (ranked.length > 0) result.listenersElsewhere = ranked.map((f) => ({...f, fix: fixFlags(from, f)}))
     } catch (error) {
       // Only a hint: a broker that refuses the look (an ACL) leaves the plain one.
       if (error instanceof InterruptedError) throw error

@@ -117,7 +117,8 @@ export function silenceHint(result: FleetResult, address: string): string | unde
     return 'a mailbox that hears the broadcast but does not reply is a worker blocked or busy (a solo pool running a task), one slower than --timeout, or a client subscribed to the channel that is not a worker'
   }
   if (Object.keys(result.replies).length > 0 || result.listeners !== 0) return undefined
-  const elsewhere = [...(result.listenersElsewhere ?? [])].sort((a, b) => Number(b.live === true) - Number(a.live === true) || b.mailboxes - a.mailboxes)
+  // In the operation's order: the likeliest mistake first.
+  const elsewhere = result.listenersElsewhere ?? []
   if (elsewhere.length > 0) {
     const more = elsewhere.length > 1 ? ` (and ${elsewhere.length - 1} more)` : ''
     return safe(`nobody listens on ${address}; workers listen on ${elsewhere[0].channel}${more}: try ${elsewhere[0].fix} (wfctl doctor explains)`)

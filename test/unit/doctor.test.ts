@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import {test} from 'node:test'
 
 import {diagnose, poolOf, type DoctorFacts} from '../../src/fleet/doctor.js'
-import {fixFlags, withDb} from '../../src/fleet/fix-flags.js'
+import {fixFlags, rankElsewhere, withDb} from '../../src/fleet/fix-flags.js'
 import type {RedisFacts} from '../../src/wire/doctor.js'
 
 const redis = (over: Partial<RedisFacts> = {}): RedisFacts => ({
@@ -21,6 +21,19 @@ test('the fix flags name only what differs, with the masked URL', () => {
   assert.equal(fixFlags(from, {db: 1, prefix: '', controlExchange: 'celery'}), '-b redis://cache:6379/1')
   assert.equal(fixFlags(from, {db: 0, prefix: 'airflow:', controlExchange: 'af'}), '--redis-key-prefix airflow: --control-exchange af')
   assert.equal(fixFlags({...from, prefix: 'x'}, {db: 0, prefix: '', controlExchange: 'celery'}), "--redis-key-prefix ''")
+})
+
+test('the "nobody listens" hint names the likeliest mistake first: live, then fewest flags away, then most mailboxes', () => {
+  const from = {db: 3, prefix: 'app:', controlExchange: 'ops'}
+  const at = (db: number, prefix: string, controlExchange: string, mailboxes: number, live: boolean | null) => ({channel: `${prefix}/${db}.${controlExchange}.pidbox`, db, prefix, controlExchange, mailboxes, live})
+  const otherFleet = at(14, '', 'celery', 50, true)
+  const ours = at(4, 'app:', 'ops', 1, true)
+  const stale = at(3, 'app:', 'celery', 9, false)
+  assert.deepEqual(rankElsewhere(from, [otherFleet, stale, ours]).map((f) => f.channel), [ours.channel, otherFleet.channel, stale.channel])
+  // Equally far: the bigger fleet first; a broker that would not say who is live counts as not live.
+  const big = at(5, 'app:', 'ops', 7, null)
+  assert.deepEqual(rankElsewhere(from, [ours, big]).map((f) => f.channel), [ours.channel, big.channel])
+  assert.deepEqual(rankElsewhere(from, [at(5, 'app:', 'ops', 7, true), ours]).map((f) => f.db), [5, 4])
 })
 
 test('nobody listens here, a worker has its mailbox in DB 1: a problem naming it, with -b', () => {
