@@ -3,7 +3,8 @@
 // It reports; it never fails on a goal. Needs what `npm test` needs (Redis, python3-celery) and owns
 // Redis DB 15 while it runs (BENCH_DB to change it). BENCH_RUNS sets the runs per measurement (5),
 // BENCH_STARTUP_RUNS the runs of each start-up row (21). `node scripts/bench.mjs --startup` runs the
-// start-up table only (with the three real workers it needs). `--events` runs the fleet-scale rows
+// start-up table only (with the three real workers it needs; twice where NODE_EXTRA_CA_CERTS is set,
+// with it and without it; the last row is the floor, scripts/floor-ping.cjs). `--events` runs the fleet-scale rows
 // only: `wfctl events` and `wfctl top` (in tmux) under 10,000 workers' heartbeats from
 // scripts/event-flood.mjs (BENCH_EVENTS_SECONDS per row, 20), beside `celery events --dump`.
 import {spawn, spawnSync} from 'node:child_process'
@@ -39,8 +40,8 @@ print(json.dumps({"wall": wall, "cpu": r.ru_utime + r.ru_stime, "rss": r.ru_maxr
                   "stdout": p.stdout.decode("utf-8", "replace"), "stderr": p.stderr.decode("utf-8", "replace")[-2000:]}))
 `
 
-function measure(argv) {
-  const r = spawnSync(PYTHON, ['-c', MEASURE, ...argv], {cwd: FIXTURES, encoding: 'utf8', maxBuffer: 64 * MiB, env: {...process.env, NO_COLOR: '1'}})
+function measure(argv, env = process.env) {
+  const r = spawnSync(PYTHON, ['-c', MEASURE, ...argv], {cwd: FIXTURES, encoding: 'utf8', maxBuffer: 64 * MiB, env: {...env, NO_COLOR: '1'}})
   if (r.status !== 0) throw new Error(`measuring ${argv.join(' ')} failed: ${r.stderr}`)
   return JSON.parse(r.stdout)
 }
@@ -48,13 +49,14 @@ function measure(argv) {
 const wfctl = (...args) => [process.execPath, BIN, ...args, '-b', URL]
 const celery = (...args) => [PYTHON, '-m', 'celery', '-b', URL, ...args]
 
-/** How many nodes an answer names: wfctl --json's replies, wfctl's table rows, or celery's "->  node: OK" lines. */
+/** How many nodes an answer names: wfctl --json's replies, wfctl's table rows, celery's "->  node: OK" lines, or floor-ping's line. */
 function repliesOf(run) {
   try {
     return Object.keys(JSON.parse(run.stdout).replies).length
   } catch {}
   const celeryLines = (run.stdout.match(/^->\s+\S+: OK/gm) ?? []).length
-  return celeryLines || (run.stdout.match(/^\S+\s+OK\s+\d+ ms/gm) ?? []).length
+  // scripts/floor-ping.cjs prints `node: {"ok": ...}`.
+  return celeryLines || (run.stdout.match(/^\S+\s+OK\s+\d+ ms/gm) ?? []).length || (run.stdout.match(/^\S+: \{"ok":/gm) ?? []).length
 }
 
 function median(values) {
@@ -89,8 +91,24 @@ function compare(name, wf, ce, expectReplies, runs = RUNS) {
  * Start-up: what a probe costs is mostly the process's own start. Runs `node -e 0` and wfctl's
  * cheapest invocations round-robin, STARTUP_RUNS times each after one warm-up round, so that all
  * rows see the same machine; medians of wall and CPU time, the highest peak RSS, ratios to node.
+ * The last row is the floor: the same ping in a few dozen lines of plain Node
+ * (scripts/floor-ping.cjs), the least any Node program pays for it.
+ *
+ * NODE_EXTRA_CA_CERTS makes Node read and parse those certificates before any JavaScript runs, in
+ * every row alike: where it is set the table is made twice, as the environment is and without it,
+ * because the fixed cost flatters every ratio.
  */
 function startup(node) {
+  const tables = [{label: 'as this environment is', env: process.env}]
+  if (process.env.NODE_EXTRA_CA_CERTS) {
+    tables[0].label = `with this environment's NODE_EXTRA_CA_CERTS (${process.env.NODE_EXTRA_CA_CERTS})`
+    const {NODE_EXTRA_CA_CERTS: _, ...env} = process.env
+    tables.push({label: 'without NODE_EXTRA_CA_CERTS', env})
+  }
+  return tables.map((table) => ({...table, rows: startupTable(node, table.env)}))
+}
+
+function startupTable(node, env) {
   const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8'))
   // The dry run of a ping: control ping's if it has --dry-run, else inspect ping's (the same request).
   const dryPing = manifest.commands['control:ping']?.flags?.['dry-run'] ? ['control', 'ping'] : ['inspect', 'ping']
@@ -99,10 +117,11 @@ function startup(node) {
     {name: '`wfctl --version`', argv: [process.execPath, BIN, '--version'], goal: {wall: 1.3}},
     {name: `\`wfctl ${dryPing.join(' ')} -d NODE --dry-run\``, argv: wfctl(...dryPing, '-d', node, '--dry-run')},
     {name: '`wfctl control ping -d NODE` (1 of 3 real workers)', argv: wfctl('control', 'ping', '-d', node), goal: {wall: 1.5, rss: 1.3}, expectReplies: 1},
+    {name: 'floor: the same ping in plain Node (scripts/floor-ping.cjs)', argv: [process.execPath, join(ROOT, 'scripts', 'floor-ping.cjs'), URL, node], expectReplies: 1},
   ]
-  for (const row of rows) measure(row.argv)
+  for (const row of rows) measure(row.argv, env)
   const runs = rows.map(() => [])
-  for (let i = 0; i < STARTUP_RUNS; i++) rows.forEach((row, j) => runs[j].push(measure(row.argv)))
+  for (let i = 0; i < STARTUP_RUNS; i++) rows.forEach((row, j) => runs[j].push(measure(row.argv, env)))
   const out = rows.map((row, j) => ({
     ...row,
     wall: median(runs[j].map((r) => r.wall)),
@@ -384,12 +403,12 @@ const GOALS = {
 
 function report(rows, startupRows) {
   const lines = []
-  const base = startupRows.find((r) => r.base)
-  if (base) {
-    lines.push('')
+  for (const table of startupRows) {
+    const base = table.rows.find((r) => r.base)
+    lines.push('', `Start-up, ${table.label}:`, '')
     lines.push(`| start-up (${STARTUP_RUNS} runs each, interleaved) | wall (median) | CPU (median) | peak RSS | ratio to \`node -e 0\` (wall, RSS) | goal |`)
     lines.push('|---|---|---|---|---|---|')
-    for (const row of startupRows) {
+    for (const row of table.rows) {
       const ratio = {wall: row.wall / base.wall, rss: row.rss / base.rss}
       const checks = []
       if (row.goal?.wall !== undefined) checks.push(`wall ≤ ${row.goal.wall}x: ${ratio.wall <= row.goal.wall ? 'met' : 'MISSED'}`)
