@@ -20,7 +20,8 @@
 //                         without loading oclif).
 //
 // Then writes oclif.manifest.json (scripts/manifest.mjs). Flags: --no-check skips tsc (for a quick
-// rebuild while iterating; never in CI); --no-minify keeps names and lines readable, to profile
+// rebuild while iterating, and in `npm test`, whose lint step type-checks src/ and test/ together
+// right after the build: src/ is checked once, not twice); --no-minify keeps names and lines readable, to profile
 // start-up (node --cpu-prof bin/run.js ...) and see which functions and modules cost what.
 //
 // What start-up loads is what the command uses: oclifPlugin() makes oclif's own requires lazy and

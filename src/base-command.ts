@@ -3,7 +3,7 @@ import {hostname, userInfo} from 'node:os'
 import {format} from 'node:util'
 
 import type {Transport} from './wire/transport.js'
-import type {TlsFiles} from './broker/common.js'
+import type {TlsFiles} from './broker/tls.js'
 import {CleanupError} from './wire/transport.js'
 import {maskArgv, maskSecrets, maskUrl, parseBrokerUrls, sentinelMasterProblem} from './broker/url.js'
 import {ExitCode, InterruptedError, UsageError, WfctlError} from './errors.js'

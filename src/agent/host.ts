@@ -1,6 +1,6 @@
 import type {Namespace} from '../wire/transport.js'
 import {parseBrokerUrl, type BrokerUrl} from '../broker/url.js'
-import type {TlsFiles} from '../broker/common.js'
+import type {TlsFiles} from '../broker/tls.js'
 import type {WorkerEvent} from '../wire/events.js'
 import type {AgentLink, IncomingRequest, LogEntry, ReplyBatch} from '../wire/link.js'
 import {WorkerResponder, workerProfile, type ProfileOptions, type WorkerProfile} from './responder.js'

@@ -5,8 +5,8 @@ import type {ReceivedMessage, WireMessage} from '../wire/message.js'
 import {BrokerError} from '../errors.js'
 import type {BrokerUrl} from './url.js'
 import {EVENT_EXCHANGE, type EventWatch, type Inbox, type PublishResult, type Transport} from '../wire/transport.js'
-import {brokerFailure, withDeadline, type TlsFiles, type TransportOptions} from './common.js'
-import {effectiveUrl, serverName, tlsOptions} from './tls.js'
+import {brokerFailure, withDeadline, type TransportOptions} from './common.js'
+import {effectiveUrl, serverName, tlsOptions, type TlsFiles} from './tls.js'
 
 /** Celery's `control_queue_expires` (10 s) and `control_queue_ttl` (300 s), in ms (docs/wire-protocol.md#entities). */
 const REPLY_QUEUE_ARGUMENTS = {'x-expires': 10_000, 'x-message-ttl': 300_000}

@@ -1,6 +1,6 @@
 import {BrokerError, ConnectionLostError} from '../errors.js'
 import type {Namespace} from '../wire/transport.js'
-import {tlsFailure} from './tls.js'
+import {tlsFailure, type TlsFiles} from './tls.js'
 import {maskSecrets, type BrokerUrl} from './url.js'
 
 /** What the worker side's broker link needs (the simulated fleet). */
@@ -10,18 +10,6 @@ export interface LinkOptions {
   connectTimeoutMs: number
   /** TLS files given outside the URL. */
   tls?: TlsFiles
-}
-
-/**
- * TLS files as paths (from --tls-ca / --tls-cert / --tls-key, a context, or airflow.cfg's ssl_*);
- * the URL's own kombu query options (ssl_ca_certs, ssl_certfile, ssl_keyfile) fill what is unset.
- */
-export interface TlsFiles {
-  ca?: string
-  cert?: string
-  key?: string
-  /** Where each file was given, for error messages (default: the flag, e.g. `--tls-ca`); e.g. `context prod (tls.ca)`. */
-  origin?: {ca?: string; cert?: string; key?: string}
 }
 
 /** What a broker connection needs: where, which names, and how long to wait for it. */

@@ -1,6 +1,6 @@
 import {EVENT_EXCHANGE, type QueueDepth} from '../wire/transport.js'
 import type {RespConnection, Reply} from './resp.js'
-import {globEscape, SEP} from './redis.js'
+import {globEscape, SEP} from './redis-keys.js'
 
 /*
  * Task queues on Redis, read-only (`wfctl queues`, `check --max-queued`). kombu keeps a queue as

@@ -8,8 +8,9 @@ import {brokerFailure, withDeadline, type TransportOptions} from './common.js'
 import {tlsOptions} from './tls.js'
 import {assertMaster, findMaster, masterDoing} from './sentinel.js'
 
-/** kombu's field separator inside binding members and priority queue names (docs/wire-protocol.md#keys-and-channels). */
-export const SEP = '\x06\x16'
+import {globEscape, SEP} from './redis-keys.js'
+
+export {globEscape, SEP}
 const PRIORITY_STEPS = ['3', '6', '9']
 /**
  * How long Redis keeps a closed reply list that workers may still push to: a reply whose route lookup
@@ -72,11 +73,6 @@ export function redisNames(db: number, controlExchange: string, keyPrefix: strin
     /** The four lists of a queue, plain first: BRPOP serves them in this order. */
     queueKeys: (queue: string) => [queue, ...PRIORITY_STEPS.map((p) => `${queue}${SEP}${p}`)].map((k) => keyPrefix + k),
   }
-}
-
-/** A literal inside a Redis glob pattern (PSUBSCRIBE): its special characters backslash-escaped. */
-export function globEscape(text: string): string {
-  return text.replace(/[\\*?[\]]/g, (c) => `\\${c}`)
 }
 
 /**

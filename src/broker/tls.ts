@@ -4,7 +4,6 @@ import {isIP} from 'node:net'
 import type {ConnectionOptions, PeerCertificate} from 'node:tls'
 
 import {UsageError} from '../errors.js'
-import type {TlsFiles} from './common.js'
 import type {BrokerUrl} from './url.js'
 
 /*
@@ -12,6 +11,18 @@ import type {BrokerUrl} from './url.js'
  * files given outside it (--tls-ca, --tls-cert, --tls-key, a context, airflow.cfg), and TLS failures
  * as one line each. node:tls itself is loaded only where a TLS socket is made.
  */
+
+/**
+ * TLS files as paths (from --tls-ca / --tls-cert / --tls-key, a context, or airflow.cfg's ssl_*);
+ * the URL's own kombu query options (ssl_ca_certs, ssl_certfile, ssl_keyfile) fill what is unset.
+ */
+export interface TlsFiles {
+  ca?: string
+  cert?: string
+  key?: string
+  /** Where each file was given, for error messages (default: the flag, e.g. `--tls-ca`); e.g. `context prod (tls.ca)`. */
+  origin?: {ca?: string; cert?: string; key?: string}
+}
 
 /** A PEM file larger than this is no certificate or key (and reading it is refused before it is read). */
 const MAX_PEM_BYTES = 16 * 1024 * 1024

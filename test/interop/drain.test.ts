@@ -43,13 +43,18 @@ function drainSuite(name: string, open: () => Promise<DrainEnv>): void {
     /** A prefork worker on a queue of its own, running wfctl_tasks.sleepy(seconds) once this returns. */
     async function busyWorker(prefix: string, seconds: number): Promise<{w: Worker; queue: string; id: string}> {
       const {w, queue} = await idleWorker(prefix)
+      return {w, queue, id: await startTask(w, queue, seconds)}
+    }
+
+    /** Sends a task of `seconds` to the worker's queue and waits until the worker runs it. */
+    async function startTask(w: Worker, queue: string, seconds: number): Promise<string> {
       const id = await send(queue, seconds)
       const active = await poll(async () => {
         const run = await wf(env.main, ['inspect', 'active', '-d', w.node, '-t', '5', '--json'])
         return ((json(run).replies?.[w.node] ?? []) as {id: string}[]).map((t) => t.id)
       }, (ids) => ids.includes(id), 20_000, 200)
       assert.ok(active.includes(id), `the task ${id} never became active on ${w.node}:\n${w.log()}`)
-      return {w, queue, id}
+      return id
     }
 
     async function send(queue: string, seconds: number, extra: string[] = []): Promise<string> {
@@ -128,12 +133,14 @@ function drainSuite(name: string, open: () => Promise<DrainEnv>): void {
     })
 
     test('(d) drain -d NODE --shutdown --yes on a worker running a task: queues cancelled first, the task ends, the process stops, "stopped", exit 0', async () => {
-      const {w, queue, id} = await busyWorker('busy-', 5)
-      // A second queue bound otherwise than add_consumer's defaults: its restore line must say how.
+      // A second queue bound otherwise than add_consumer's defaults (its restore line must say how),
+      // added before the task starts: on a loaded machine the task's seconds go to the drain alone.
+      const {w, queue} = await idleWorker('busy-')
       const extra = `x-${token()}`
       const add = await wf(env.main, ['control', 'add-consumer', extra, '--exchange', `ex-${extra}`, '--exchange-type', 'topic', '--routing-key', `${extra}.#`, '-d', w.node, '-t', '5'])
       assert.equal(add.code, 0, show(add))
       await poll(() => queueNames(w), (names) => names.includes(extra), 10_000, 200)
+      const id = await startTask(w, queue, 8)
 
       const live = spawnWfctl(['control', 'drain', '-d', w.node, '--shutdown', '--yes', '--wait', '60', '--reason', 'drain test', '--json', ...env.main.flags], {timeoutMs: 90_000})
       // Before the stop: while the task still runs, the worker consumes nothing any more.
