@@ -1,6 +1,7 @@
 import type {Redis as RedisClient, RedisOptions} from 'ioredis'
 
-import {redisNames, SEP} from './redis.js'
+import {redisNames} from './redis.js'
+import {SEP} from './redis-keys.js'
 import {brokerFailure, withDeadline, type LinkOptions} from './common.js'
 import {effectiveUrl, serverName, tlsOptions} from './tls.js'
 import {ConnectionLostError} from '../errors.js'

@@ -1,7 +1,8 @@
 import {decodeEnvelope} from '../wire/envelope.js'
 import {heartbeatBody, type BrokerFacts, type DoctorProbe, type FixOutcome, type HeardHeartbeat, type RedisNamespace, type ReplyLeftover} from '../wire/doctor.js'
 import {RespConnection, RespError, type Reply, type RespOptions} from './resp.js'
-import {openResp, redisNames, SEP} from './redis.js'
+import {openResp, redisNames} from './redis.js'
+import {SEP} from './redis-keys.js'
 import {brokerFailure, listenFor, type TransportOptions} from './common.js'
 
 /*

@@ -7,10 +7,8 @@ import {CleanupError, EVENT_EXCHANGE, type EventWatch, type Inbox, type Listener
 import {brokerFailure, withDeadline, type TransportOptions} from './common.js'
 import {tlsOptions} from './tls.js'
 import {assertMaster, findMaster, masterDoing} from './sentinel.js'
-
 import {globEscape, SEP} from './redis-keys.js'
 
-export {globEscape, SEP}
 const PRIORITY_STEPS = ['3', '6', '9']
 /**
  * How long Redis keeps a closed reply list that workers may still push to: a reply whose route lookup

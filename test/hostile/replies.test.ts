@@ -94,7 +94,9 @@ describe('hostile replies on Redis', () => {
         {node: B, payload: {ok: 'pong'}},
       ],
     })
-    const run = await runWfctl(['control', 'ping', '--expect', `${A},${B}`, '--json', '-t', '8', ...ns.flags], {timeoutMs: 90_000})
+    // -t 20: the stand-in worker builds and pushes 70 MB; beside a second copy of the suite on two
+    // cores that took more than 8 s, and both nodes were reported missing.
+    const run = await runWfctl(['control', 'ping', '--expect', `${A},${B}`, '--json', '-t', '20', ...ns.flags], {timeoutMs: 90_000})
     assert.equal(run.code, 1, show(run))
     const out = json(run)
     assert.deepEqual(out.replies[B], {ok: 'pong'}, show(run))

@@ -179,7 +179,9 @@ describe('Redis Sentinel: a real master, a real sentinel, real Celery workers co
     const queue = `q-${token()}`
     const busy = await startWorker({broker: sentinel.url(DB), transportOptions: transportOptions(), pool: 'prefork', concurrency: 1, queues: [queue], extraArgs: ['-E']})
     started.push(busy)
-    const call = await celery(['call', 'wfctl_tasks.sleepy', '--args', '[3]', '--queue', queue], {broker: sentinel.url(DB), transportOptions: transportOptions(), timeoutMs: 30_000})
+    // 8 s: the task must still run when the shutdown asks what the worker runs (a 3 s one had ended
+    // first on a loaded machine, and nothing was left to see finishing).
+    const call = await celery(['call', 'wfctl_tasks.sleepy', '--args', '[8]', '--queue', queue], {broker: sentinel.url(DB), transportOptions: transportOptions(), timeoutMs: 30_000})
     assert.equal(call.code, 0, `celery call failed:\n${call.stdout}\n${call.stderr}`)
     const id = call.stdout.trim().split('\n').at(-1)!.trim()
     const active = await poll(async () => {
