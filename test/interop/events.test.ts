@@ -71,6 +71,13 @@ function eventsSuite(name: string, open: () => Promise<EventsEnv>): void {
       return run
     }
 
+    /** Several `wfctl events` at once; the broker is checked for leftovers once all have ended. */
+    async function eventsTogether(runs: string[][]): Promise<CliRun[]> {
+      const done = await Promise.all(runs.map((args) => runWfctl(['events', ...args, ...env.flags], {timeoutMs: 60_000})))
+      assert.deepEqual(await env.leftovers(), [], `wfctl events left something in ${env.label}\n${done.map(show).join('\n')}`)
+      return done
+    }
+
     test('(a) --json --count 3 --node NODE: three worker-heartbeat objects of that node, one per line, exit 0', async () => {
       const run = await events(['--json', '--count', '3', '--node', a.node])
       assert.equal(run.code, 0, show(run))
@@ -130,13 +137,16 @@ function eventsSuite(name: string, open: () => Promise<EventsEnv>): void {
     })
 
     test('(c) --node filters: only the named node, by name or by glob; the text line shows its counts', async () => {
-      const run = await events(['--json', '--count', '4', '--node', b.node])
+      // Three listeners at once (each waits for heartbeats, one a second): nothing is checked until all have ended.
+      const [run, glob, both] = await eventsTogether([
+        ['--json', '--count', '4', '--node', b.node],
+        ['--count', '2', '--type', 'worker-*', '--node', `evb${tok}@*`],
+        ['--json', '--count', '12', '--node', `ev?${tok}@*`],
+      ])
       assert.equal(run.code, 0, show(run))
       assert.deepEqual([...new Set(ndjson(run).map((e) => e.hostname))], [b.node])
-      const glob = await events(['--count', '2', '--type', 'worker-*', '--node', `evb${tok}@*`])
       assert.equal(glob.code, 0, show(glob))
       for (const line of glob.stdout.trimEnd().split('\n')) assert.match(line, new RegExp(`  evb${tok}@\\S+  worker-heartbeat  active=0 processed=\\d+ load=[\\d.]+,[\\d.]+,[\\d.]+$`), show(glob))
-      const both = await events(['--json', '--count', '12', '--node', `ev?${tok}@*`])
       assert.deepEqual([...new Set(ndjson(both).map((e) => e.hostname))].sort(), [a.node, b.node].sort(), show(both))
     })
 
@@ -151,11 +161,14 @@ function eventsSuite(name: string, open: () => Promise<EventsEnv>): void {
     })
 
     test('(e) nothing heard for the selection: one hint on stderr saying why (task events need -E)', async () => {
-      const run = await events(['--type', 'task-*', '--node', b.node, '--duration', '6.5'])
+      // Both wait out the hint's five seconds, side by side.
+      const [run, nomatch] = await eventsTogether([
+        ['--type', 'task-*', '--node', b.node, '--duration', '6.5'],
+        ['--node', `nobody-${tok}@*`, '--duration', '6.5'],
+      ])
       assert.equal(run.code, 0, show(run))
       assert.equal(run.stdout, '')
       assert.match(run.stderr, /-E/, show(run))
-      const nomatch = await events(['--node', `nobody-${tok}@*`, '--duration', '6.5'])
       assert.match(nomatch.stderr, /none matched --type\/--node; heard from .*evb/, show(nomatch))
     })
 
