@@ -65,3 +65,18 @@ export class Terminal {
     rmSync(this.dir, {recursive: true, force: true})
   }
 }
+
+/**
+ * Two SIGHUPs to wfctl, one straight after the other, as a terminal that goes away can send them.
+ * On a busy machine wfctl may finish its cleanup and exit before the second is sent: then there is
+ * no second signal to survive, and the exit code and the broker still tell whether the first was
+ * handled.
+ */
+export function hangUpTwice(pid: number): void {
+  process.kill(pid, 'SIGHUP')
+  try {
+    process.kill(pid, 'SIGHUP')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error
+  }
+}

@@ -14,7 +14,7 @@ import {after, before, describe, test} from 'node:test'
 import {redisClient, redisLeftovers, redisUrl, token} from '../helpers/brokers.js'
 import {celery, startWorker, type Worker} from '../helpers/celery.js'
 import {gone, json, runWfctl, startSimulatedFleet, type LiveRun} from '../helpers/cli.js'
-import {Terminal} from '../helpers/tmux.js'
+import {hangUpTwice, Terminal} from '../helpers/tmux.js'
 import {choose, cursorAt, flat, menuUp, until} from '../helpers/menu.js'
 import {deleteKeysWithPrefix, poll, show, stopAll} from './support.js'
 
@@ -155,8 +155,7 @@ describe('the explorer against 150 simulated nodes, in a terminal (Redis)', {tim
       await choose(term, 'Pick nodes')
       await term.waitFor(/Nodes \(type to filter/)
       const pid = term.wfctlPid()
-      process.kill(pid, 'SIGHUP')
-      process.kill(pid, 'SIGHUP')
+      hangUpTwice(pid)
       await term.waitFor(/EXIT=130/)
       assert.deepEqual(await redisLeftovers(redis, prefix), [])
     } finally {

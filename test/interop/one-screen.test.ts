@@ -16,7 +16,7 @@ import {after, before, describe, test} from 'node:test'
 import {createVhost, redisClient, redisLeftovers, redisUrl, token} from '../helpers/brokers.js'
 import {celery, startWorker, type Worker} from '../helpers/celery.js'
 import {gone, json, runWfctl, startSimulatedFleet, type LiveRun} from '../helpers/cli.js'
-import {Terminal} from '../helpers/tmux.js'
+import {hangUpTwice, Terminal} from '../helpers/tmux.js'
 import {choose, cursorAt, flat, menuUp, until} from '../helpers/menu.js'
 import {amqpNamespace, deleteKeysWithPrefix, poll, show, sleep, stopAll, type Namespace} from './support.js'
 
@@ -161,8 +161,7 @@ describe('wfctl inspect opens the live view: 150 simulated nodes, in a terminal 
       await choose(term, 'Action: Shutdown')
       await term.waitFor(/\? Reason, for the audit log/)
       const pid = term.wfctlPid()
-      process.kill(pid, 'SIGHUP')
-      process.kill(pid, 'SIGHUP')
+      hangUpTwice(pid)
       await term.waitFor(/EXIT=130/)
       assert.deepEqual(await redisLeftovers(redis, prefix), [])
     } finally {
