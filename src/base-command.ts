@@ -632,9 +632,14 @@ export abstract class FleetCommand extends Command {
         this.setExitCode(ExitCode.unreachable)
       }
     } finally {
-      process.off('SIGINT', this.onSignal)
-      process.off('SIGTERM', this.onSignal)
-      process.off('SIGHUP', this.onSignal)
+      // Interrupted: the listeners stay until the exit below, so that one more SIGHUP (a closing
+      // terminal sends several) cannot kill the process by its signal after the cleanup, and the
+      // exit code stays 130.
+      if (!this.interrupt.signal.aborted) {
+        process.off('SIGINT', this.onSignal)
+        process.off('SIGTERM', this.onSignal)
+        process.off('SIGHUP', this.onSignal)
+      }
     }
     // Here the exit code is final (cleanup can still change it): the change goes to the audit log.
     if (this.audit) this.writeAudit(this.audit.start, this.audit.nodes, Number(process.exitCode ?? 0), this.audit.error, 'command')

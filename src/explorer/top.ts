@@ -126,6 +126,8 @@ export class TopView {
   private settle: (error?: Error) => void = () => {}
   /** The rows of the last frame, in their order: what the cursor keys move over. */
   private rowsShown: WorkerRow[] = []
+  /** The filter and sort rowsShown was arranged by: keys typed faster than a frame must not act on an older one. */
+  private arrangedBy = ''
 
   constructor(private readonly ops: TopOps) {
     this.now = ops.now ?? (() => performance.now())
@@ -252,13 +254,7 @@ export class TopView {
     const now = this.now()
     this.lastDraw = now
     const snap = this.ops.live.snapshot(now)
-    const rows = arrange(snap.rows, {filter: this.filter, sort: this.sort, descending: this.descending})
-    // The cursor stays on its worker while the rows move under it.
-    let at = this.cursorNode === undefined ? -1 : rows.findIndex((r) => r.node === this.cursorNode)
-    if (at < 0) at = Math.min(this.cursorIndex, rows.length - 1)
-    this.cursorIndex = Math.max(0, at)
-    this.cursorNode = rows[this.cursorIndex]?.node
-    this.rowsShown = rows
+    const rows = this.arrangeRows(snap.rows)
     if (this.detail) this.detail.row = snap.rows.find((r) => r.node === this.detail!.node)
     if (this.message && now - this.message.at > MESSAGE_MS) this.message = undefined
     const frame = renderTop({
@@ -287,6 +283,22 @@ export class TopView {
     // The next worker to turn offline does so on time, not at the next tick.
     clearTimeout(this.expiryTimer)
     if (snap.nextExpiryMs !== null) this.expiryTimer = setTimeout(() => this.requestDraw(), Math.max(0, snap.nextExpiryMs - now) + 5)
+  }
+
+  /** The rows in the order the filter and sort give, the cursor kept on its worker while the rows move under it. */
+  private arrangeRows(all: WorkerRow[]): WorkerRow[] {
+    const rows = arrange(all, {filter: this.filter, sort: this.sort, descending: this.descending})
+    let at = this.cursorNode === undefined ? -1 : rows.findIndex((r) => r.node === this.cursorNode)
+    if (at < 0) at = Math.min(this.cursorIndex, rows.length - 1)
+    this.cursorIndex = Math.max(0, at)
+    this.cursorNode = rows[this.cursorIndex]?.node
+    this.rowsShown = rows
+    this.arrangedBy = this.arrangement()
+    return rows
+  }
+
+  private arrangement(): string {
+    return `${this.sort}\0${this.descending}\0${this.filter}`
   }
 
   private footer(): Footer {
@@ -408,6 +420,9 @@ export class TopView {
     }
     if (ch === '?') return void (this.help = true)
     if (this.detail) return this.detailKey(key, ch)
+    // The filter or sort changed since the last frame (`/x` Enter Enter, typed within one frame):
+    // the cursor, Enter and the selection act on the rows as they are now, not on the frame before.
+    if (this.arrangedBy !== this.arrangement()) this.arrangeRows(this.ops.live.snapshot(this.now()).rows)
     const rows = this.rowsShown
     const move = (to: number) => {
       this.cursorIndex = Math.max(0, Math.min(rows.length - 1, to))

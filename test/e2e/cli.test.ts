@@ -263,6 +263,31 @@ describe('dry runs and interrupts', () => {
     }
   })
 
+  test('SIGHUP upon SIGHUP while waiting for replies, as a closing terminal sends them: exit 130 each time, never killed by the signal, nothing left', async () => {
+    const spyR = await redisSpy(DB, prefix)
+    const redis = redisClient(DB)
+    try {
+      // Five rounds: the signals keep coming until wfctl has ended, so one lands in every phase of
+      // its cleanup and exit (before listeners were kept to the end, most rounds died by SIGHUP).
+      for (let round = 1; round <= 5; round++) {
+        const live = spawnWfctl(['control', 'ping', '-t', '10', ...R])
+        assert.ok(await waitFor(() => spyR.messages.length >= round, 20_000), `round ${round}: the ping was never published:\n${live.stderr()}`)
+        const deadline = Date.now() + 30_000
+        while (live.running() && Date.now() < deadline) {
+          live.kill('SIGHUP')
+          await new Promise((resolve) => setImmediate(resolve))
+        }
+        const run = await live.done
+        assert.deepEqual([run.code, run.signal], [130, null], `round ${round}: ${run.stderr}`)
+        assert.match(run.stderr, /interrupted by SIGHUP/)
+        assert.deepEqual(await redisLeftovers(redis, prefix), [], `round ${round}`)
+      }
+    } finally {
+      redis.disconnect()
+      await spyR.close()
+    }
+  })
+
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     test(`${signal} while waiting for replies exits 130 and leaves nothing in either broker`, async () => {
       // Listeners, as workers would be: with nobody listening wfctl would not wait at all.

@@ -23,6 +23,8 @@ interface Harness {
   view: TopView
   run: Promise<unknown>
   sent: {method: string; args: Record<string, unknown>; nodes: string[]}[]
+  /** Every request, the detail pane's reads too. */
+  asked: {method: string; nodes: string[]}[]
   shutdowns: string[][]
   /** What the terminal shows now, roughly: every frame's text, escape sequences removed. */
   output: () => string
@@ -42,6 +44,7 @@ function harness(nodes: string[]): Harness {
     done()
   }}), {columns: 120, rows: 30}) as unknown as NodeJS.WriteStream
   const sent: Harness['sent'] = []
+  const asked: Harness['asked'] = []
   const shutdowns: string[][] = []
   const abort = new AbortController()
   const ops: TopOps = {
@@ -50,6 +53,7 @@ function harness(nodes: string[]): Harness {
     io: {input, output},
     color: false,
     request: async (method, args, to) => {
+      asked.push({method, nodes: to})
       if (!['active', 'active_queues', 'stats', 'ping'].includes(method)) sent.push({method, args, nodes: to})
       return result(method, to)
     },
@@ -69,7 +73,7 @@ function harness(nodes: string[]): Harness {
   const run = view.run()
   run.catch(() => {})
   return {
-    view, run, sent, shutdowns, abort,
+    view, run, sent, asked, shutdowns, abort,
     output: () => written.replace(/\u001B\[[0-9;?]*[A-Za-z]/g, '\n'),
     keys: async (...keys) => {
       for (const k of keys) {
@@ -148,6 +152,34 @@ describe('actions confirm as the commands do', () => {
     assert.ok(await shows(h, 'not sent: invalid node name'))
     assert.ok(!h.output().includes('[y/N]'))
     assert.deepEqual(h.shutdowns, [])
+    await h.keys('q')
+    await h.run
+  })
+})
+
+describe('keys typed faster than a frame', () => {
+  test('a filter and Enter in one burst open the detail pane of the worker the filter leaves, not of the one the cursor was on', async () => {
+    const h = harness(['a@h', 'b@h', 'c@h'])
+    assert.ok(await shows(h, 'c@h'))
+    // One write: every key reaches the view before the next frame is drawn.
+    await h.keys('/b\r\r')
+    assert.ok(await waitFor(() => h.asked.some((r) => r.method === 'active'), 5000), 'the detail pane asked its worker')
+    assert.deepEqual(h.asked.filter((r) => r.method === 'active').map((r) => r.nodes), [['b@h']])
+    await h.keys('\u001b', 'q')
+    await h.run
+  })
+
+  test('a sort and a move in one burst move over the rows in their new order', async () => {
+    const h = harness(['a@h', 'b@h', 'c@h'])
+    assert.ok(await shows(h, 'c@h'))
+    // i reverses the order (c, b, a): the cursor stays on a, now last; k moves up to b.
+    await h.keys('ik ')
+    assert.ok(await shows(h, '1 selected'))
+    await h.keys('+')
+    assert.ok(await shows(h, 'Pool grow b@h'))
+    await h.keys('\r')
+    assert.ok(await waitFor(() => h.sent.length === 1, 5000))
+    assert.deepEqual(h.sent[0].nodes, ['b@h'])
     await h.keys('q')
     await h.run
   })
