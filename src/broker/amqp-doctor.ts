@@ -1,6 +1,7 @@
 import type {Channel, ChannelModel} from 'amqplib'
 
 import {heartbeatBody, type AmqpMailbox, type BrokerFacts, type DoctorProbe, type FixOutcome, type HeardHeartbeat} from '../wire/doctor.js'
+import {isNotFound} from './amqp-errors.js'
 import {connectAmqp} from './amqp.js'
 import {brokerFailure, listenFor, withDeadline, type TransportOptions} from './common.js'
 
@@ -12,10 +13,6 @@ import {brokerFailure, listenFor, withDeadline, type TransportOptions} from './c
  */
 
 const EVENT_EXCHANGE = 'celeryev'
-
-function notFound(error: unknown): boolean {
-  return /NOT_FOUND|404/.test(String((error as Error)?.message))
-}
 
 export class AmqpDoctor implements DoctorProbe {
   private connection?: ChannelModel
@@ -41,10 +38,11 @@ export class AmqpDoctor implements DoctorProbe {
     const ch = await this.bounded(this.connection.createChannel(), 'cannot open a channel on')
     ch.on('error', () => {})
     try {
-      return await this.bounded(check(ch), 'cannot check on')
-    } catch (error) {
-      if (notFound(error)) return undefined
-      throw error
+      // Answered before bounded() turns the error into a BrokerError, which keeps no reply code.
+      return await this.bounded(check(ch).catch((error: unknown) => {
+        if (isNotFound(error)) return undefined
+        throw error
+      }), 'cannot check on')
     } finally {
       await ch.close().catch(() => {})
     }

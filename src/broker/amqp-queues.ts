@@ -1,5 +1,6 @@
 import type {Channel, ChannelModel} from 'amqplib'
 
+import {ACCESS_REFUSED, amqpReplyCode, NOT_FOUND, RESOURCE_LOCKED} from './amqp-errors.js'
 import type {QueueDepth} from '../wire/transport.js'
 
 /*
@@ -11,12 +12,12 @@ import type {QueueDepth} from '../wire/transport.js'
  * next read (`wfctl top` refreshes) and closed with the connection.
  */
 
-/** A channel error that answers for one queue only: 404 no such queue, 405 an exclusive queue of another connection, 403 access refused. */
-const QUEUE_REFUSAL = /NOT_FOUND|RESOURCE_LOCKED|ACCESS_REFUSED|\b40[345]\b/
+/** The channel errors that answer for one queue only: no such queue, an exclusive queue of another connection, access refused. */
+const QUEUE_REFUSALS = new Set([NOT_FOUND, RESOURCE_LOCKED, ACCESS_REFUSED])
 
 /** The broker's reason in a few words: its first sentence, or what an exclusive queue's lock means. */
-function refusal(message: string): string {
-  if (/RESOURCE_LOCKED|\b405\b/.test(message)) return 'exclusive to another connection: the broker does not say'
+function refusal(code: number, message: string): string {
+  if (code === RESOURCE_LOCKED) return 'exclusive to another connection: the broker does not say'
   const text = /with message "([^"]*)"/.exec(message)?.[1] ?? message.split('\n')[0]
   return text.split(/\. /)[0]
 }
@@ -35,12 +36,12 @@ export class AmqpQueueProbe {
         const ok = await channel.checkQueue(name)
         out.push({name, exists: true, messages: ok.messageCount, consumers: ok.consumerCount})
       } catch (error) {
-        const message = String((error as Error).message)
-        if (!QUEUE_REFUSAL.test(message)) throw error
+        const code = amqpReplyCode(error)
+        if (code === undefined || !QUEUE_REFUSALS.has(code)) throw error
         // The broker closed the channel over this queue: the next one gets a fresh channel.
         this.channel = undefined
-        if (/NOT_FOUND|\b404\b/.test(message)) out.push({name, exists: false, messages: 0, consumers: 0})
-        else out.push({name, exists: true, messages: 0, consumers: null, error: refusal(message)})
+        if (code === NOT_FOUND) out.push({name, exists: false, messages: 0, consumers: 0})
+        else out.push({name, exists: true, messages: 0, consumers: null, error: refusal(code, String((error as Error).message))})
       }
     }
     return out

@@ -5,6 +5,7 @@ import type {ReceivedMessage, WireMessage} from '../wire/message.js'
 import {BrokerError} from '../errors.js'
 import type {BrokerUrl} from './url.js'
 import {EVENT_EXCHANGE, type EventWatch, type Inbox, type PublishResult, type Transport} from '../wire/transport.js'
+import {isNotFound} from './amqp-errors.js'
 import {brokerFailure, withDeadline, type TransportOptions} from './common.js'
 import {effectiveUrl, serverName, tlsOptions, type TlsFiles} from './tls.js'
 
@@ -106,7 +107,7 @@ export class AmqpTransport implements Transport {
         // Checked, not declared: a vhost where no worker ever ran keeps no trace of wfctl.
         await channel.checkExchange(this.requestExchange)
       } catch (error) {
-        if (!/NOT_FOUND|404/.test(String((error as Error).message))) throw error
+        if (!isNotFound(error)) throw error
         this.requestExchangeMissing = true
         channel = await this.openChannel()
       }
@@ -253,7 +254,7 @@ export class AmqpTransport implements Transport {
         await channel.checkExchange(EVENT_EXCHANGE)
       } catch (error) {
         // The broker closed the channel with 404: nobody ever declared the exchange here.
-        if (/NOT_FOUND|404/.test(String((error as Error).message))) return unavailable
+        if (isNotFound(error)) return unavailable
         throw error
       }
       const queue = `${EVENT_EXCHANGE}.${randomUUID()}`

@@ -1,5 +1,6 @@
 import {BrokerError, ConnectionLostError} from '../errors.js'
 import type {Namespace} from '../wire/transport.js'
+import {ACCESS_REFUSED, amqpReplyCode, NOT_ALLOWED} from './amqp-errors.js'
 import {tlsFailure, type TlsFiles} from './tls.js'
 import {maskSecrets, type BrokerUrl} from './url.js'
 
@@ -73,11 +74,12 @@ export function brokerFailure(url: BrokerUrl, error: unknown, doing: string): Br
   else if (/WRONGPASS|NOAUTH|invalid password|invalid username-password|AUTH.*without any password/i.test(message)) {
     why = 'authentication refused'
   } else if (/Handshake terminated|Login was refused/i.test(message) && url.kind === 'amqp') why = 'authentication refused'
-  else if (/ACCESS.REFUSED|403/.test(message) && url.kind === 'amqp') {
-    // A permission the user lacks in this vhost (configure, write or read): the broker closed the channel.
+  else if (url.kind === 'amqp' && amqpReplyCode(error) === ACCESS_REFUSED) {
+    // A permission the user lacks in this vhost (configure, write or read): the broker closed the
+    // channel. Told by the reply code: the message holds names, which may hold "403".
     why = `access refused: ${/ACCESS_REFUSED - ([^"]*)/.exec(message)?.[1] ?? message.split('\n')[0]}`
   }
-  else if (/NOT.ALLOWED|530|ConnectionClose/.test(message) && url.kind === 'amqp') {
+  else if (url.kind === 'amqp' && (amqpReplyCode(error) === NOT_ALLOWED || /^Expected ConnectionOpenOk; got <ConnectionClose/.test(message))) {
     why = `access to virtual host "${url.vhost}" refused (it does not exist, or this user may not use it)`
   } else why = maskSecrets(message.split('\n')[0], url.password)
   return new BrokerError(`${doing} ${url.masked}: ${why}`)

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import {describe, test, type TestContext} from 'node:test'
 import {connect} from 'amqplib'
 
+import {isNotFound} from '../../src/broker/amqp-errors.js'
 import {createVhost, keysWithPrefix, rabbitctl, redisClient, redisLeftovers, redisUrl, token} from '../helpers/brokers.js'
 import {celery, startWorker, type Worker} from '../helpers/celery.js'
 import {json, runWfctl} from '../helpers/cli.js'
@@ -57,7 +58,7 @@ async function amqpSpace(): Promise<Space> {
         await ch.checkQueue(queue)
         return true
       } catch (error) {
-        if (/NOT_FOUND|404/.test((error as Error).message)) return false
+        if (isNotFound(error)) return false
         throw error
       } finally {
         await conn.close().catch(() => {})
@@ -196,6 +197,22 @@ for (const open of [redisSpace, amqpSpace]) {
         const check = await wf(space.ns, ['check', '--max-queued', `${ghost}=10`, '--format', 'nagios', '-t', '2'])
         assert.equal(check.code, 1, show(check))
         assert.match(check.stdout, new RegExp(`queue ${ghost} does not exist`))
+        // The broker's reply code decides, not its message, which holds the names: a queue exclusive
+        // to another connection whose name reads like a "not found" is there; a missing one that does is not.
+        const held = `held-404-NOT_FOUND-${tok}`
+        const missing = `gone-404-${tok}`
+        const conn = await connect(space.worker.broker)
+        try {
+          const ch = await conn.createChannel()
+          await ch.assertQueue(held, {exclusive: true})
+          const both = await wf(space.ns, ['queues', '--queue', `${held},${missing}`, '-t', '2'])
+          // A depth that could not be read: exit 1.
+          assert.equal(both.code, 1, show(both))
+          assert.match(both.stdout, new RegExp(`^${held} +- +- +exclusive to another connection`, 'm'), show(both))
+          assert.match(both.stdout, new RegExp(`^${missing} +- +- +no such queue$`, 'm'), show(both))
+        } finally {
+          await conn.close().catch(() => {})
+        }
       } else {
         // Redis cannot tell an empty queue from none: 0 waiting.
         assert.match(run.stdout, new RegExp(`^${ghost} +0 +0$`, 'm'))
