@@ -71,9 +71,10 @@ export function brokerFailure(url: BrokerUrl, error: unknown, doing: string): Br
   else if (/^Connection closed: .*with message "([^"]*)"/.test(message)) {
     why = `the broker closed the connection (${/with message "([^"]*)"/.exec(message)![1]})`
   }
-  else if (/WRONGPASS|NOAUTH|invalid password|invalid username-password|AUTH.*without any password/i.test(message)) {
+  // Redis's own words; an AMQP error's message holds names (a queue "NOAUTH-jobs"), and its refused login is the next line.
+  else if (url.kind === 'redis' && /WRONGPASS|NOAUTH|invalid password|invalid username-password|AUTH.*without any password/i.test(message)) {
     why = 'authentication refused'
-  } else if (/Handshake terminated|Login was refused/i.test(message) && url.kind === 'amqp') why = 'authentication refused'
+  } else if (url.kind === 'amqp' && /^Handshake terminated by server: 403 /.test(message)) why = 'authentication refused'
   else if (url.kind === 'amqp' && amqpReplyCode(error) === ACCESS_REFUSED) {
     // A permission the user lacks in this vhost (configure, write or read): the broker closed the
     // channel. Told by the reply code: the message holds names, which may hold "403".
