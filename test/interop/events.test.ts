@@ -65,17 +65,15 @@ function eventsSuite(name: string, open: () => Promise<EventsEnv>): void {
       await env?.close()
     })
 
-    async function events(args: string[], opts: {timeoutMs?: number} = {}): Promise<CliRun> {
-      const run = await runWfctl(['events', ...args, ...env.flags], {timeoutMs: opts.timeoutMs ?? 60_000})
-      assert.deepEqual(await env.leftovers(), [], `wfctl events left something in ${env.label}\n${show(run)}`)
-      return run
-    }
-
     /** Several `wfctl events` at once; the broker is checked for leftovers once all have ended. */
     async function eventsTogether(runs: string[][]): Promise<CliRun[]> {
       const done = await Promise.all(runs.map((args) => runWfctl(['events', ...args, ...env.flags], {timeoutMs: 60_000})))
       assert.deepEqual(await env.leftovers(), [], `wfctl events left something in ${env.label}\n${done.map(show).join('\n')}`)
       return done
+    }
+
+    async function events(args: string[]): Promise<CliRun> {
+      return (await eventsTogether([args]))[0]
     }
 
     test('(a) --json --count 3 --node NODE: three worker-heartbeat objects of that node, one per line, exit 0', async () => {
